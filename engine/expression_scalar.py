@@ -1,0 +1,116 @@
+"""Typed Expr → value, one record at a time: the reference meaning, written to be obviously right.
+
+A record maps names to Python values (None = missing) and carries its set of tags.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from engine.expression_ast import (
+    Binary,
+    BoolOp,
+    Call,
+    Compare,
+    Expr,
+    IfElse,
+    InList,
+    Literal,
+    Name,
+    Unary,
+)
+from engine.functions import FUNCTIONS, Value
+
+
+def evaluate(expr: Expr, record: Mapping[str, Value], tags: frozenset[str] | set[str]) -> Value:
+    if isinstance(expr, Literal):
+        return expr.value
+    if isinstance(expr, Name):
+        return record.get(expr.name)
+    if isinstance(expr, Unary):
+        value = evaluate(expr.operand, record, tags)
+        if value is None:
+            return None
+        if expr.op == "not":
+            return not value
+        return -value if expr.op == "-" else value  # type: ignore[operator]
+    if isinstance(expr, Binary):
+        return _binary(expr.op, evaluate(expr.left, record, tags), evaluate(expr.right, record, tags))
+    if isinstance(expr, BoolOp):
+        values = [evaluate(o, record, tags) for o in expr.operands]
+        return kleene_and(values) if expr.op == "and" else kleene_or(values)
+    if isinstance(expr, Compare):
+        return compare(expr.op, evaluate(expr.left, record, tags), evaluate(expr.right, record, tags))
+    if isinstance(expr, InList):
+        value = evaluate(expr.operand, record, tags)
+        if value is None:
+            return None
+        found = any(value == item.value for item in expr.items)
+        return not found if expr.negated else found
+    if isinstance(expr, IfElse):
+        cond = evaluate(expr.cond, record, tags)
+        return evaluate(expr.then if cond is True else expr.orelse, record, tags)
+    if isinstance(expr, Call):
+        return _call(expr, record, tags)
+    raise AssertionError(f"unexpected node {expr!r}")
+
+
+def kleene_and(values: list[Value]) -> Value:
+    if any(v is False for v in values):
+        return False
+    return None if any(v is None for v in values) else True
+
+
+def kleene_or(values: list[Value]) -> Value:
+    if any(v is True for v in values):
+        return True
+    return None if any(v is None for v in values) else False
+
+
+def compare(op: str, left: Value, right: Value) -> Value:
+    if left is None or right is None:
+        return None
+    match op:
+        case "==":
+            return left == right
+        case "!=":
+            return left != right
+        case "<":
+            return left < right  # type: ignore[operator]
+        case "<=":
+            return left <= right  # type: ignore[operator]
+        case ">":
+            return left > right  # type: ignore[operator]
+        case _:
+            return left >= right  # type: ignore[operator]
+
+
+def _binary(op: str, left: Value, right: Value) -> Value:
+    if left is None or right is None:
+        return None
+    a, b = left, right
+    match op:
+        case "+":
+            return a + b  # type: ignore[operator]
+        case "-":
+            return a - b  # type: ignore[operator]
+        case "*":
+            return a * b  # type: ignore[operator]
+        case "/":
+            return None if b == 0 else float(a) / b  # type: ignore[arg-type,operator]
+        case _:
+            return None if b == 0 else a % b  # type: ignore[operator]
+
+
+def _call(expr: Call, record: Mapping[str, Value], tags: frozenset[str] | set[str]) -> Value:
+    if expr.func == "has_tag":
+        tag = expr.args[0]
+        assert isinstance(tag, Literal)
+        return tag.value in tags
+    args = [evaluate(a, record, tags) for a in expr.args]
+    if expr.func == "between":
+        x, lo, hi = args
+        return kleene_and([compare(">=", x, lo), compare("<=", x, hi)])
+    kernel = FUNCTIONS[expr.func].scalar
+    assert kernel is not None
+    return kernel(args, expr.args)
