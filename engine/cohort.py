@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import polars as pl
 
@@ -52,11 +53,15 @@ class CohortError(Exception):
         super().__init__(self.render())
 
     def render(self) -> str:
-        total = sum(p.count for p in self.problems)
         lines = [p.render(self.source, self.csv) for p in self.problems[:MAX_SHOWN]]
         if len(self.problems) > MAX_SHOWN:
             lines.append(f"… and {len(self.problems) - MAX_SHOWN} more kinds of problem")
-        lines.append(f"{total:,} bad value(s) in {self.source}; nothing was written")
+        bad_values = sum(p.count for p in self.problems if p.rows)
+        columns = sum(1 for p in self.problems if not p.rows)
+        found = ", ".join(part for part in (
+            f"{bad_values:,} bad value(s)" if bad_values else "", f"{columns} column problem(s)" if columns else "")
+            if part)
+        lines.append(f"{found} in {self.source}; nothing was written")
         return "\n".join(lines)
 
 
@@ -183,12 +188,12 @@ def find_problems(raw: pl.LazyFrame, checks: list[_Check], streaming: bool = Fal
     """Count every check's bad rows in one pass; fetch a few examples for the checks that failed."""
     if not checks:
         return []
-    engine = "streaming" if streaming else "auto"
+    engine: Literal["streaming", "auto"] = "streaming" if streaming else "auto"
     counts = raw.select(
         [c.mask.fill_null(False).sum().alias(f"c{i}") for i, c in enumerate(checks)]
     ).collect(engine=engine).row(0)
     problems: list[CohortProblem] = []
-    for i, (check, count) in enumerate(zip(checks, counts, strict=True)):
+    for check, count in zip(checks, counts, strict=True):
         if not count:
             continue
         examples = (
@@ -252,7 +257,7 @@ class Cohort:
 
 
 def _is_csv(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() in (".csv", ".txt", ".tsv") or path.name.endswith(".csv.gz")
+    return (path.is_file() and path.suffix.lower() in (".csv", ".txt", ".tsv")) or path.name.endswith(".csv.gz")
 
 
 def scan_parquet(path: Path) -> pl.LazyFrame:

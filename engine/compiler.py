@@ -73,7 +73,8 @@ class Reporter:
                 # pydantic adds the tried union member to the location ('when', 'str'): walk up to a real key.
                 while loc and loc not in self.doc.values:
                     loc = loc[:-1]
-                message, code, hint, at_key = f"{_where(loc)}: {item['msg']}", "invalid-value", None, False
+                text = str(item["msg"]).removeprefix("Value error, ")
+                message, code, hint, at_key = f"{_where(loc)}: {text}", "invalid-value", None, False
             span = self.doc.key_span(loc) if at_key else self.doc.span(loc)
             if (span.line, span.column, code) in seen:
                 continue
@@ -93,7 +94,7 @@ _NESTED: dict[str, type[BaseModel]] = {
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
     if len(loc) >= 2 and isinstance(loc[0], str) and loc[0] in _NESTED:
         model = _NESTED[loc[0]]
-    return [info.alias or name for name, info in model.model_fields.items()]
+    return list(model.model_fields)
 
 
 def field_type(kind: FieldType, values: list[str] | list[str | int] | None) -> Type:
@@ -140,9 +141,10 @@ class _Compiler:
         outputs = self._outputs()
         rules = self._rules(outputs)
         default = self._default(outputs)
-        self._unused_fields(fields, derived, rules, default)
         if any(d.severity is Severity.ERROR for d in self.report.diagnostics):
             return None
+        # Only on a file that compiled: a rule that failed to compile would make its fields look unused.
+        self._unused_fields(fields, derived, rules, default)
         ordered = rules
         if self.model.hit_policy is HitPolicy.PRIORITY:
             ordered = sorted(rules, key=lambda r: -(r.priority or 0))  # stable: ties keep file order
@@ -180,7 +182,8 @@ class _Compiler:
             elif spec.values is not None:
                 wanted = int if spec.type is FieldType.INTEGER else str if spec.type is FieldType.STRING else None
                 if wanted is None:
-                    self.report.at((*loc, "values"), "invalid-value", f"'values' does not apply to a {spec.type.value} field")
+                    self.report.at((*loc, "values"), "invalid-value",
+                                   f"'values' does not apply to a {spec.type.value} field")
                 elif not all(isinstance(v, wanted) and not isinstance(v, bool) for v in spec.values):
                     self.report.at((*loc, "values"), "invalid-value",
                                    f"the values of an {spec.type.value} field must all be {spec.type.value}s")
@@ -250,8 +253,8 @@ class _Compiler:
             expected = outputs.get(key)
             if expected is None:
                 guess = did_you_mean(key, [*outputs, *lists])
-                self.report.at(at, "unknown-output",
-                               f"'{key}' is not an output of this ruleset" + (f" (did you mean '{guess}'?)" if guess else ""),
+                suggestion = f" (did you mean '{guess}'?)" if guess else ""
+                self.report.at(at, "unknown-output", f"'{key}' is not an output of this ruleset{suggestion}",
                                "declare it under outputs:, or use tags/allow/block", key=True)
                 continue
             expr = self._output_value(at, raw, key, expected)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from typing import Any, cast
 
 import polars as pl
 import pyarrow as pa
@@ -44,12 +45,20 @@ def _derived_levels(stage: RulesetStage) -> Iterator[list[pl.Expr]]:
         yield levels[level]
 
 
+def when_chain(branches: list[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr) -> pl.Expr:
+    """when c1 then v1 when c2 then v2 … otherwise v: the first true condition wins, missing counts as false."""
+    if not branches:
+        return otherwise
+    chain: Any = pl.when(branches[0][0]).then(branches[0][1])
+    for cond, value in branches[1:]:
+        chain = chain.when(cond).then(value)
+    return cast(pl.Expr, chain.otherwise(otherwise))
+
+
 def _deciding_index(conds: list[str]) -> pl.Expr:
     """Index of the first rule whose condition holds, -1 when none does (the default applies)."""
-    chain = pl.when(pl.col(conds[0])).then(pl.lit(0, dtype=pl.Int16))
-    for ri, c in enumerate(conds[1:], start=1):
-        chain = chain.when(pl.col(c)).then(pl.lit(ri, dtype=pl.Int16))
-    return chain.otherwise(pl.lit(-1, dtype=pl.Int16))
+    branches = [(pl.col(c), pl.lit(ri, dtype=pl.Int16)) for ri, c in enumerate(conds)]
+    return when_chain(branches, pl.lit(-1, dtype=pl.Int16))
 
 
 class _Plan:
@@ -110,22 +119,17 @@ class _Plan:
         for name, typ in stage.outputs.items():
             fallback = default.value(name) if default else None
             otherwise = _typed(fallback, typ) if fallback is not None else pl.lit(None, dtype=_dtype(typ))
-            chain: pl.Expr | None = None
+            branches = []
             for rule, c in zip(stage.rules, conds, strict=True):
                 expr = rule.outcome.value(name) or fallback
                 then = _typed(expr, typ) if expr is not None else pl.lit(None, dtype=_dtype(typ))
-                chain = (pl.when(pl.col(c)) if chain is None else chain.when(pl.col(c))).then(then)  # type: ignore[attr-defined]
-            outputs.append((otherwise if chain is None else chain.otherwise(otherwise)).alias(name))
+                branches.append((pl.col(c), then))
+            outputs.append(when_chain(branches, otherwise).alias(name))
         column = stage.rule_column
         assert column is not None
-        ids = [r.id for r in stage.rules]
-        rule_enum = pl.Enum([*ids, "default"])
-        chain = None
-        for rule, c in zip(stage.rules, conds, strict=True):
-            lit = pl.lit(rule.id, dtype=rule_enum)
-            chain = (pl.when(pl.col(c)) if chain is None else chain.when(pl.col(c))).then(lit)  # type: ignore[attr-defined]
-        default_lit = pl.lit("default", dtype=rule_enum)
-        outputs.append((default_lit if chain is None else chain.otherwise(default_lit)).alias(column))
+        rule_enum = pl.Enum([*(r.id for r in stage.rules), "default"])
+        ids = [(pl.col(c), pl.lit(r.id, dtype=rule_enum)) for r, c in zip(stage.rules, conds, strict=True)]
+        outputs.append(when_chain(ids, pl.lit("default", dtype=rule_enum)).alias(column))
         self.rule_columns.append(column)
         return outputs
 
@@ -134,13 +138,12 @@ class _Plan:
         for name, typ in stage.outputs.items():
             fallback = stage.default.value(name) if stage.default else None
             otherwise = _typed(fallback, typ) if fallback is not None else pl.lit(None, dtype=_dtype(typ))
-            chain = None
-            for rule, c in zip(stage.rules, conds, strict=True):
-                expr = rule.outcome.value(name)
-                if expr is not None:
-                    chain = (pl.when(pl.col(c)) if chain is None else chain.when(pl.col(c))).then(  # type: ignore[attr-defined]
-                        _typed(expr, typ))
-            outputs.append((otherwise if chain is None else chain.otherwise(otherwise)).alias(name))
+            branches = [
+                (pl.col(c), _typed(expr, typ))
+                for rule, c in zip(stage.rules, conds, strict=True)
+                if (expr := rule.outcome.value(name)) is not None
+            ]
+            outputs.append(when_chain(branches, otherwise).alias(name))
         return outputs
 
     def _final_columns(self) -> list[pl.Expr]:

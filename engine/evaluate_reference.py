@@ -46,9 +46,9 @@ def _normalize(value: Value, typ: Type) -> Value:
     if value is None:
         return None
     if typ.kind is Kind.NUMBER:
-        return float(value)  # type: ignore[arg-type]
+        return float(value)
     if typ.kind is Kind.INTEGER:
-        return int(value)  # type: ignore[arg-type]
+        return int(value)
     return value
 
 
@@ -77,15 +77,12 @@ def _read(expr: Expr, scope: Mapping[str, Value], pii: frozenset[str]) -> tuple[
 
 def _stage(stage: RulesetStage, scope: dict[str, Value], decision: RecordDecision,
            pii: frozenset[str]) -> list[Outcome]:
-    for name, expr in stage.derived:
-        scope[name] = evaluate(expr, scope, decision.tags)
+    for name, derived in stage.derived:
+        scope[name] = evaluate(derived, scope, decision.tags)
         decision.derived[name] = scope[name]
     results = [evaluate(rule.when, scope, decision.tags) for rule in stage.rules]
     fired = [i for i, r in enumerate(results) if r is True]
-    if stage.decides_one:
-        chosen = fired[:1]
-    else:
-        chosen = fired
+    chosen = fired[:1] if stage.decides_one else fired
     outcomes: list[Outcome] = [stage.rules[i].outcome for i in chosen]
     default_applies = not chosen and stage.default is not None
     if default_applies:
@@ -97,7 +94,7 @@ def _stage(stage: RulesetStage, scope: dict[str, Value], decision: RecordDecisio
             stage.name, rule.id, rule.label, rule.when_text, result, i in chosen, _read(rule.when, scope, pii),
             tuple((t, t in decision.tags) for t in tags_in(rule.when))))
     for name, typ in stage.outputs.items():
-        expr = next((o.value(name) for o in outcomes if o.value(name) is not None), None)
+        expr: Expr | None = next((o.value(name) for o in outcomes if o.value(name) is not None), None)
         if expr is None and stage.default is not None:
             expr = stage.default.value(name)
         value = _normalize(evaluate(expr, scope, decision.tags), typ) if expr is not None else None

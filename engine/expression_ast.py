@@ -28,7 +28,7 @@ class Type:
         if self.kind is Kind.CATEGORY:
             shown = ", ".join(self.values[:6]) + (", …" if len(self.values) > 6 else "")
             return f"category [{shown}]"
-        return self.kind.value
+        return str(self.kind.value)
 
 
 NUMBER = Type(Kind.NUMBER)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
+from engine.expression_ast import Binary as BinaryNode
 from engine.expression_ast import (
     BoolOp,
     Call,
@@ -21,7 +22,6 @@ from engine.expression_ast import (
     SrcSpan,
     Unary,
 )
-from engine.expression_ast import Binary as BinaryNode
 
 _BINOPS: dict[type[ast.operator], str] = {
     ast.Add: "+",

@@ -138,7 +138,7 @@ class _Checker:
         if lt.is_numeric and rt.is_numeric:
             return
         textual = (Kind.STRING, Kind.CATEGORY)
-        if lt.kind in textual and rt.kind in textual or lt.kind is rt.kind is Kind.BOOLEAN:
+        if (lt.kind in textual and rt.kind in textual) or lt.kind is rt.kind is Kind.BOOLEAN:
             if op not in ("==", "!="):
                 self.fail(where, "type-mismatch", f"'{op}' orders numbers only; {lt.describe()} can only use == or !=")
                 return
@@ -150,13 +150,15 @@ class _Checker:
         self.fail(where, "type-mismatch", f"cannot compare {lt.describe()} with {rt.describe()}")
 
     def _category_literal(self, category: Expr, other: Expr) -> None:
-        if category.t.kind is Kind.CATEGORY and isinstance(other, Literal) and isinstance(other.value, str):
-            if other.value not in category.t.values:
-                guess = did_you_mean(other.value, category.t.values)
-                owner = f"'{category.name}'" if isinstance(category, Name) else "this category"
-                message = f"'{other.value}' is not a value of {owner}" + (
-                    f" (did you mean '{guess}'?)" if guess else "")
-                self.fail(other, "unknown-category", message, "its values are: " + ", ".join(category.t.values))
+        if category.t.kind is not Kind.CATEGORY or not isinstance(other, Literal):
+            return
+        value = other.value
+        if not isinstance(value, str) or value in category.t.values:
+            return
+        guess = did_you_mean(value, category.t.values)
+        owner = f"'{category.name}'" if isinstance(category, Name) else "this category"
+        message = f"'{value}' is not a value of {owner}" + (f" (did you mean '{guess}'?)" if guess else "")
+        self.fail(other, "unknown-category", message, "its values are: " + ", ".join(category.t.values))
 
     def _compare(self, node: Compare) -> Expr:
         left, right = self.visit(node.left), self.visit(node.right)
@@ -187,7 +189,7 @@ class _Checker:
         if node.func == "has_tag" and self.scope.tags is not None and args:
             tag = args[0]
             if isinstance(tag, Literal) and isinstance(tag.value, str) and tag.value not in self.scope.tags:
-                guess = did_you_mean(tag.value, self.scope.tags)
+                guess = did_you_mean(tag.value, set(self.scope.tags))
                 message = f"no earlier ruleset gives the tag '{tag.value}'" + (
                     f" (did you mean '{guess}'?)" if guess else "")
                 self.fail(tag, "unknown-tag", message)

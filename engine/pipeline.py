@@ -102,7 +102,8 @@ def load_ruleset(path: str | Path) -> CompiledRuleset:
         return _load_pipeline(path, doc)
     if not isinstance(doc.data, dict) or "ruleset" not in doc.data:
         raise RuleFileError(
-            (Diagnostic("not-a-rule-file", "expected a rule file starting with 'ruleset:' or 'pipeline:'", shown, 1, 1),),
+            (Diagnostic("not-a-rule-file", "expected a rule file starting with 'ruleset:' or 'pipeline:'",
+                        shown, 1, 1),),
             {shown: doc.source})
     stage, diagnostics = compile_ruleset(doc)
     _raise_errors(diagnostics, {shown: doc.source})
@@ -110,7 +111,7 @@ def load_ruleset(path: str | Path) -> CompiledRuleset:
     names = stage.action_names()
     actions = tuple(ActionSpec(id=n, channel=n) for n in names)
     return CompiledRuleset(stage.name, stage.version, shown, (stage,), dict(stage.fields), actions,
-                           tests=stage.tests, warnings=tuple(diagnostics), sources={shown: doc.source})
+                           warnings=tuple(diagnostics), sources={shown: doc.source})
 
 
 def _raise_errors(diagnostics: list[Diagnostic], sources: dict[str, str]) -> None:

@@ -6,11 +6,19 @@
 from __future__ import annotations
 
 import enum
+import keyword
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=64)]
+def _identifier(value: Any) -> Any:
+    # Names become Polars columns and expression names: any Python identifier, Chinese included.
+    if isinstance(value, str) and not (value.isidentifier() and not keyword.iskeyword(value)):
+        raise ValueError(f"'{value}' is not a valid name: use letters, digits and _, not starting with a digit")
+    return value
+
+
+Identifier = Annotated[str, StringConstraints(max_length=64), AfterValidator(_identifier)]
 
 
 def _to_text(value: Any) -> Any:

@@ -1,0 +1,55 @@
+"""The `decide` command line: wiring only, the work is done in engine/ (and later optimizer/, simulations/).
+
+A user mistake (a bad rule file, a bad cohort, a missing file) prints what is wrong and exits 2, with no
+traceback; a bug in decide keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from decide import render
+from decide.cohort_commands import cohort_app
+from decide.demo import run_demo
+from decide.rules_commands import rules_app
+
+app = typer.Typer(
+    name="decide",
+    help="A rules-and-optimization decision engine for consumer-loan marketing.\n\n"
+    "Start with: decide demo",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+app.add_typer(rules_app, name="rules")
+app.add_typer(cohort_app, name="cohort")
+
+
+@app.command()
+def demo(
+    rows: Annotated[int, typer.Option(help="users in the synthetic cohort")] = 200_000,
+    out: Annotated[Path, typer.Option(help="folder for the demo's files")] = Path("out/demo"),
+    seed: Annotated[int, typer.Option(help="seed of the synthetic cohort")] = 20261124,
+) -> None:
+    """Run everything decide can do so far, end to end, on a synthetic cohort.
+
+    Generates a seeded cohort of users, checks and tests the shipped rulesets, applies the marketing
+    pipeline (fraud → risk tiers → tags → contact policy → channel eligibility), prints the summary and
+    explains one user.
+
+    Example: decide demo --rows 100000
+    """
+    console = render.console()
+    with render.user_errors(console):
+        run_demo(console, rows=rows, out=out, seed=seed)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
