@@ -36,12 +36,12 @@ class Reporter:
         self.diagnostics: list[Diagnostic] = []
 
     def at(self, loc: Loc, code: str, message: str, hint: str | None = None, *, key: bool = False,
-           severity: Severity = Severity.ERROR) -> None:
+           severity: Severity = Severity.ERROR, subject: str | None = None) -> None:
         span = self.doc.key_span(loc) if key else self.doc.span(loc)
         length = len(str(loc[-1])) if key and loc else max(span.end_column - span.column, 1) if (
             span.end_line == span.line) else 1
         self.diagnostics.append(
-            Diagnostic(code, message, self.doc.path, span.line, span.column, length, hint, severity)
+            Diagnostic(code, message, self.doc.path, span.line, span.column, length, hint, severity, subject)
         )
 
     def expression(self, loc: Loc, err: ExpressionSyntaxError) -> None:
@@ -331,7 +331,7 @@ class _Compiler:
         for name in fields:
             if name not in used:
                 self.report.at(("fields", name), "unused-field", f"field '{name}' is declared but no rule reads it",
-                               key=True, severity=Severity.WARNING)
+                               key=True, severity=Severity.WARNING, subject=name)
 
 
 __all__ = ["BOOLEAN", "Reporter", "compile_expression", "compile_ruleset", "field_type"]

@@ -25,6 +25,7 @@ class Diagnostic:
     length: int = 1
     hint: str | None = None
     severity: Severity = Severity.ERROR
+    subject: str | None = None  # the field, rule or key the diagnostic is about, when there is one
 
     def location(self) -> str:
         if self.line <= 0:

@@ -183,9 +183,11 @@ def _load_pipeline(path: Path, doc: PositionedDocument) -> CompiledRuleset:
     tests = tuple(
         TestCase(t.given, t.expect, t.name, doc.path, doc.span(("tests", i)).line) for i, t in enumerate(model.tests)
     )
+    # Declaring the id field (to mark it pii) is not "unused": the pipeline reads it.
+    warnings = tuple(d for d in diagnostics if d.severity is Severity.WARNING
+                     and not (d.code == "unused-field" and d.subject == model.id_field))
     return CompiledRuleset(model.pipeline, model.version, doc.path, tuple(stages), schema, tuple(model.actions),
-                           model.id_field, tests, tuple(d for d in diagnostics if d.severity is Severity.WARNING),
-                           sources)
+                           model.id_field, tests, warnings, sources)
 
 
 def _bind(stage: RulesetStage, produced: dict[str, tuple[Type, str]], schema: dict[str, FieldInfo],
