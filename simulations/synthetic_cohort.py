@@ -377,12 +377,14 @@ def generate_cohort(n: int, rng: np.random.Generator, *, id_offset: int = 0) -> 
             pl.Series(CHANNEL_SOURCES, dtype=pl.String).gather(channel).alias("channel_source"),
         ]
     )
+    # The 17-digit body and the check digit fit in one int64 (< 7e17); 'X' replaces the check digit 10.
+    id_digits = (pl.col("id_body") * 10 + pl.col("id_check").clip(upper_bound=9)).cast(pl.String)
     return raw.select(
-        pl.concat_str(pl.lit("U"), pl.col("user_id").cast(pl.String).str.zfill(9)).alias("user_id"),
-        pl.concat_str(
-            pl.col("id_body").cast(pl.String),
-            pl.when(pl.col("id_check") == 10).then(pl.lit("X")).otherwise(pl.col("id_check").cast(pl.String)),
-        ).alias("id_number"),
+        pl.format("U{}", (pl.col("user_id") + 10**9).cast(pl.String).str.slice(1)).alias("user_id"),
+        pl.when(pl.col("id_check") == 10)
+        .then(pl.format("{}X", id_digits.str.head(17)))
+        .otherwise(id_digits)
+        .alias("id_number"),
         pl.col("phone").cast(pl.String),
         pl.exclude("user_id", "id_body", "id_check", "phone"),
     )
