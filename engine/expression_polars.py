@@ -22,7 +22,7 @@ from engine.expression_ast import (
     Name,
     Unary,
 )
-from engine.functions import FUNCTIONS
+from engine.functions import FUNCTIONS, row_wise
 
 TAG_PREFIX = "tag_"
 
@@ -68,12 +68,22 @@ def _binary(expr: Binary) -> pl.Expr:
     if expr.op == "*":
         return left * right
     if expr.op == "/":
-        result = left.cast(pl.Float64) / right
-    else:  # "%": Polars, like Python, takes the sign of the divisor
+        result = left.cast(pl.Float64) / _row_wise(right, expr.right, left)
+    elif expr.t.kind is Kind.INTEGER:  # "%" of integers: Polars, like Python, takes the sign of the divisor
         result = left % right
+    else:
+        # "%" with a number: a - b * floor(a / b), spelt out so that the reference (float_mod) can do the very
+        # same float64 operations; Polars computes exactly this today, but does not promise it.
+        dividend = left.cast(pl.Float64)
+        result = dividend - right * (dividend / _row_wise(right, expr.right, left)).floor()
     if isinstance(expr.right, Literal) and expr.right.value != 0:
         return result
     return pl.when(right != 0).then(result)
+
+
+def _row_wise(divisor: pl.Expr, node: Expr, like: pl.Expr) -> pl.Expr:
+    # A column is divided row by row already; anything else may be folded to a scalar (see functions.row_wise).
+    return divisor if isinstance(node, Name) else row_wise(divisor, like)
 
 
 def _text_side(expr: Expr, other: Expr) -> pl.Expr:

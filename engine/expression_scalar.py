@@ -5,6 +5,7 @@ A record maps names to Python values (None = missing) and carries its set of tag
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 
 from engine.expression_ast import (
@@ -15,6 +16,7 @@ from engine.expression_ast import (
     Expr,
     IfElse,
     InList,
+    Kind,
     Literal,
     Name,
     Unary,
@@ -23,6 +25,15 @@ from engine.functions import FUNCTIONS, Value
 
 
 def evaluate(expr: Expr, record: Mapping[str, Value], tags: frozenset[str] | set[str]) -> Value:
+    value = _evaluate(expr, record, tags)
+    # A `number` is a float, whatever Python computed it from: coalesce(i, 0.5), min(i, 2.5) or a `number` field
+    # given as 720 hold 3.0, 1.0, 720.0, as the Float64 columns of the batch evaluator do.
+    if type(value) is int and expr.t.kind is Kind.NUMBER:
+        return float(value)
+    return value
+
+
+def _evaluate(expr: Expr, record: Mapping[str, Value], tags: frozenset[str] | set[str]) -> Value:
     if isinstance(expr, Literal):
         return expr.value
     if isinstance(expr, Name):
@@ -35,7 +46,8 @@ def evaluate(expr: Expr, record: Mapping[str, Value], tags: frozenset[str] | set
             return not value
         return -value if expr.op == "-" else value  # type: ignore[operator]
     if isinstance(expr, Binary):
-        return _binary(expr.op, evaluate(expr.left, record, tags), evaluate(expr.right, record, tags))
+        return _binary(expr.op, evaluate(expr.left, record, tags), evaluate(expr.right, record, tags),
+                       expr.t.kind is Kind.INTEGER)
     if isinstance(expr, BoolOp):
         values = [evaluate(o, record, tags) for o in expr.operands]
         return kleene_and(values) if expr.op == "and" else kleene_or(values)
@@ -85,7 +97,7 @@ def compare(op: str, left: Value, right: Value) -> Value:
             return left >= right  # type: ignore[operator]
 
 
-def _binary(op: str, left: Value, right: Value) -> Value:
+def _binary(op: str, left: Value, right: Value, integer: bool = False) -> Value:
     if left is None or right is None:
         return None
     a, b = left, right
@@ -99,7 +111,21 @@ def _binary(op: str, left: Value, right: Value) -> Value:
         case "/":
             return None if b == 0 else float(a) / b  # type: ignore[arg-type,operator]
         case _:
-            return None if b == 0 else a % b  # type: ignore[operator]
+            if b == 0:
+                return None
+            if integer:
+                return a % b  # type: ignore[operator]
+            return float_mod(float(a), float(b))
+
+
+def float_mod(a: float, b: float) -> float:
+    """a - b * floor(a / b): the sign of the divisor, in the same float64 operations as the batch evaluator.
+
+    Not Python's float %, which computes the exact remainder of the binary values: -3.0 % 0.01 is 0.0 here,
+    -0.0099999999999999 in Python (0.01 is stored as 0.01000000000000000020...).
+    """
+    quotient = a / b
+    return a - b * (math.floor(quotient) if math.isfinite(quotient) else quotient)
 
 
 def _call(expr: Call, record: Mapping[str, Value], tags: frozenset[str] | set[str]) -> Value:
@@ -108,9 +134,6 @@ def _call(expr: Call, record: Mapping[str, Value], tags: frozenset[str] | set[st
         assert isinstance(tag, Literal)
         return tag.value in tags
     args = [evaluate(a, record, tags) for a in expr.args]
-    if expr.func == "between":
-        x, lo, hi = args
-        return kleene_and([compare(">=", x, lo), compare("<=", x, hi)])
     kernel = FUNCTIONS[expr.func].scalar
     assert kernel is not None
     return kernel(args, expr.args)

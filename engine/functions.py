@@ -15,6 +15,9 @@ import polars as pl
 from engine.expression_ast import BOOLEAN, INTEGER, NUMBER, Expr, Kind, Literal, Type
 
 EXP_MAX = 709.0  # exp(709.78) overflows a float64; we call anything above 709 out of the domain
+# From 2**52 on, every float64 is a whole number: x * 10**n is already whole, and x has no digits left to round.
+# (Multiplying and dividing back would not even give x again: Polars' own round(1e17, 6) is 99999999999999980.)
+ROUND_EXACT_FROM = 2.0**52
 
 Value = int | float | str | bool | None
 
@@ -107,6 +110,16 @@ def _check_coalesce(args: Sequence[Expr]) -> Type:
 
 # ---- Polars builders -------------------------------------------------------------------------------------
 
+def row_wise(divisor: pl.Expr, like: pl.Expr) -> pl.Expr:
+    """`divisor` (a Float64) spread over the rows of `like`, so that Polars divides each row, correctly rounded.
+
+    Polars divides a column by a scalar (`x / 100`, or anything its optimizer folds to a constant, such as
+    `coalesce(3, x)`) by multiplying with the reciprocal: 35 / 100 gives 0.35000000000000003 there, and
+    `x / 100 <= 0.35` would not fire for x = 35, while it does in Python (and for a human).
+    """
+    return like.is_null().cast(pl.Float64) * 0.0 + divisor.cast(pl.Float64)
+
+
 def _guard_missing(args: Sequence[pl.Expr], nodes: Sequence[Expr], value: pl.Expr) -> pl.Expr:
     """`value` where every non-literal argument is present, else missing (literals are never missing)."""
     checks = [a.is_not_null() for a, n in zip(args, nodes, strict=True) if not isinstance(n, Literal)]
@@ -127,11 +140,23 @@ def _pl_max(args: Sequence[pl.Expr], nodes: Sequence[Expr]) -> pl.Expr:
     return _guard_missing(args, nodes, pl.max_horizontal(*args))
 
 
+def _round_digits(nodes: Sequence[Expr]) -> int:
+    return int(nodes[1].value) if len(nodes) == 2 and isinstance(nodes[1], Literal) else 0
+
+
 def _pl_round(args: Sequence[pl.Expr], nodes: Sequence[Expr]) -> pl.Expr:
     if nodes[0].t.kind is Kind.INTEGER:
         return args[0]
-    digits = nodes[1].value if len(nodes) == 2 and isinstance(nodes[1], Literal) else 0
-    return args[0].round(int(digits), mode="half_to_even")
+    x = args[0].cast(pl.Float64)
+    digits = _round_digits(nodes)
+    if digits == 0:
+        return x.round(0, mode="half_to_even")
+    # round(x, n) is spelt out (see _sc_round) instead of relying on Expr.round(n), whose algorithm is Polars'
+    # to change and differs from Python's round(x, n) (2.675 -> 2.68 in Polars, 2.67 in Python).
+    scale = float(10**digits)
+    scaled = x * scale
+    rounded = scaled.round(0, mode="half_to_even") / row_wise(pl.lit(scale), x)
+    return pl.when(scaled.abs() < ROUND_EXACT_FROM).then(rounded).otherwise(x)
 
 
 def _pl_clip(args: Sequence[pl.Expr], nodes: Sequence[Expr]) -> pl.Expr:
@@ -148,8 +173,10 @@ def _pl_clip(args: Sequence[pl.Expr], nodes: Sequence[Expr]) -> pl.Expr:
 
 
 def _pl_between(args: Sequence[pl.Expr], nodes: Sequence[Expr]) -> pl.Expr:
+    # Missing if any argument is missing (docs: "between of a missing argument is missing"), so not the
+    # three-valued (x >= lo) & (x <= hi), which is false for between(0, 1, missing).
     x, lo, hi = args
-    return (x >= lo) & (x <= hi)
+    return _guard_missing(args, nodes, (x >= lo) & (x <= hi))
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +207,17 @@ def _sc_round(args: Sequence[Value], nodes: Sequence[Expr]) -> Value:
     x = args[0]
     if x is None or nodes[0].t.kind is Kind.INTEGER:
         return x
-    digits = int(args[1]) if len(args) == 2 and args[1] is not None else 0  # type: ignore[arg-type]
-    return float(round(float(x), digits))  # type: ignore[arg-type]
+    digits = _round_digits(nodes)
+    if digits == 0:
+        return float(round(float(x), 0))
+    # Half to even of x * 10**n, divided back: the same three float64 operations as the batch evaluator.
+    # Python's round(x, n) rounds the exact binary value instead (round(2.675, 2) == 2.67, as 2.675 is stored
+    # as 2.67499999...), which Polars cannot do column-wise; so that is not our meaning.
+    scale = float(10**digits)
+    scaled = float(x) * scale
+    if abs(scaled) >= ROUND_EXACT_FROM:
+        return float(x)
+    return round(scaled) / scale
 
 
 def _sc_log(args: Sequence[Value], nodes: Sequence[Expr]) -> Value:
@@ -197,6 +233,13 @@ def _sc_exp(args: Sequence[Value], nodes: Sequence[Expr]) -> Value:
 def _sc_sqrt(args: Sequence[Value], nodes: Sequence[Expr]) -> Value:
     x = args[0]
     return None if x is None or x < 0 else math.sqrt(x)  # type: ignore[operator,arg-type]
+
+
+def _sc_between(args: Sequence[Value], nodes: Sequence[Expr]) -> Value:
+    x, lo, hi = args
+    if x is None or lo is None or hi is None:
+        return None
+    return lo <= x <= hi  # type: ignore[operator]
 
 
 def _sc_clip(args: Sequence[Value], nodes: Sequence[Expr]) -> Value:
@@ -233,8 +276,9 @@ FUNCTIONS: dict[str, Function] = {
                  "first argument that is not missing"),
         Function("is_missing", _check_is_missing, lambda a, n: a[0].is_null(), _sc_is_missing,
                  "true when x is missing"),
-        # between and has_tag are rewritten or bound by the evaluators themselves (see their modules).
-        Function("between", _check_between, _pl_between, None, "between(x, lo, hi) = lo <= x and x <= hi"),
+        Function("between", _check_between, _pl_between, _sc_between,
+                 "lo <= x <= hi, inclusive; missing if any argument is missing"),
+        # has_tag is bound by the evaluators themselves (see their modules).
         Function("has_tag", _check_has_tag, None, None, "true when an earlier ruleset gave the user this tag"),
     )
 }

@@ -83,7 +83,9 @@ def _compare(ruleset: CompiledRuleset, got: RecordDecision, key: str, wanted: An
     if key in _SET_KEYS:
         names = set(wanted if isinstance(wanted, list) else [wanted])
         if key.startswith("eligible"):
-            names = set(ruleset.expand_actions(tuple(names))) | (names - {a.channel for a in ruleset.actions})
+            # An expectation lists action ids; a name that is only a channel stands for all its actions.
+            ids = set(ruleset.action_ids)
+            names = {a for n in names for a in ((n,) if n in ids else ruleset.expand_actions((n,)) or (n,))}
         actual = got.tags if key.startswith("tags") else got.eligible
         if key.endswith("_include") and not names <= actual:
             return [f"{key}: missing {sorted(names - actual)} (got {sorted(actual)})"]
@@ -93,8 +95,9 @@ def _compare(ruleset: CompiledRuleset, got: RecordDecision, key: str, wanted: An
             return [f"{key}: expected {sorted(names)}, got {sorted(actual)}"]
         return []
     if key == "rule":
+        # `rule` is the rule that decided the tier; without a tier, the last first/priority ruleset's rule.
         rules = list(got.rules.values())
-        actual_rule = rules[-1] if rules else None
+        actual_rule = got.rules.get("tier_rule", rules[-1] if rules else None)
         return [] if actual_rule == wanted else [f"rule: expected {wanted!r}, got {actual_rule!r}"]
     if key in got.values or key in got.derived:
         value = got.values[key] if key in got.values else got.derived[key]

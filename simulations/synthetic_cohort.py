@@ -21,6 +21,7 @@ than memory; each chunk is independent given its generator.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any, Final
 
 import numpy as np
@@ -33,6 +34,7 @@ __all__ = [
     "COHORT_FIELDS",
     "COHORT_SCHEMA",
     "OCCUPATIONS",
+    "cohort_chunks",
     "generate_cohort",
 ]
 
@@ -388,3 +390,20 @@ def generate_cohort(n: int, rng: np.random.Generator, *, id_offset: int = 0) -> 
         pl.col("phone").cast(pl.String),
         pl.exclude("user_id", "id_body", "id_check", "phone"),
     )
+
+
+def cohort_chunks(n: int, seed: int, *, chunk_size: int = 1_000_000) -> Iterator[pl.DataFrame]:
+    """Yield a cohort of ``n`` users as chunks of at most ``chunk_size`` rows, for cohorts larger than memory.
+
+    Each chunk has its own generator, spawned from ``seed`` with ``numpy.random.SeedSequence``, and its own
+    ``id_offset``, so the user ids run from U000000000 without gaps or repeats. The same ``(n, seed,
+    chunk_size)`` always gives the same rows; a different ``chunk_size`` gives a different (equally valid) draw.
+    """
+    if chunk_size <= 0:
+        raise ValueError(f"chunk_size must be > 0, got {chunk_size}")
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    chunks = -(-n // chunk_size)
+    for index, child in enumerate(np.random.SeedSequence(seed).spawn(chunks)):
+        offset = index * chunk_size
+        yield generate_cohort(min(chunk_size, n - offset), np.random.default_rng(child), id_offset=offset)
