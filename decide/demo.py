@@ -53,7 +53,9 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
 
     console.rule("4. explain one user")
     decisions = pl.scan_parquet(decisions_path)
-    pick = decisions.filter(pl.col("tier") == "watch").select(ruleset.id_field).head(1).collect()
+    # A prime user a telesales agent may call: the most rules and tags to show.
+    pick = decisions.filter((pl.col("tier") == "prime") & pl.col("eligible_telesales")).select(
+        ruleset.id_field).head(1).collect()
     if pick.height:
         user = str(pick.item())
         sample = Cohort.from_frame(
@@ -63,17 +65,23 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
 
     if GERMAN_CREDIT.exists():
         console.rule("5. real data: German Credit (UCI), tiers against the observed bad rate")
-        german = load_ruleset(RULESETS / "german_credit" / "german_credit.yaml")
-        cohort = Cohort.load(GERMAN_CREDIT, german.schema, german.id_field) if german.id_field in pl.read_csv(
-            GERMAN_CREDIT, n_rows=0).columns else Cohort.from_frame(
-            pl.read_csv(GERMAN_CREDIT).with_row_index(german.id_field).with_columns(
-                pl.col(german.id_field).cast(pl.String)), german.schema, german.id_field, str(GERMAN_CREDIT))
-        tiers = german.apply(cohort).frame.with_columns(
-            bad=pl.read_csv(GERMAN_CREDIT)["class"] == 2)
-        table = Table(title="German Credit: applicants and bad rate per tier", title_justify="left")
-        for column in ("tier", "applicants", "bad rate"):
-            table.add_column(column, justify="right" if column != "tier" else "left")
-        for tier, count, bad in tiers.group_by("tier").agg(pl.len(), pl.col("bad").mean()).sort("tier").iter_rows():
-            table.add_row(str(tier), f"{count:,}", f"{bad:.1%}")
-        console.print(table)
+        console.print(german_credit_table(RULESETS / "german_credit" / "german_credit.yaml", GERMAN_CREDIT))
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; files in {out}/", markup=False)
+
+
+def german_credit_bad_rates(rules: Path, data: Path) -> pl.DataFrame:
+    """Applicants and observed bad rate (class == 2) per tier, tiers in their declared order."""
+    ruleset = load_ruleset(rules)
+    cohort = Cohort.load(data, ruleset.schema, ruleset.id_field, row_ids=True)
+    outcome = pl.read_csv(data, columns=["class"])
+    tiers = ruleset.apply(cohort).frame.select("tier").with_columns(bad=outcome["class"] == 2)
+    return tiers.group_by("tier").agg(applicants=pl.len(), bad_rate=pl.col("bad").mean()).sort("tier")
+
+
+def german_credit_table(rules: Path, data: Path) -> Table:
+    table = Table(title="German Credit: applicants and observed bad rate per tier", title_justify="left")
+    for column in ("tier", "applicants", "bad rate"):
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    for tier, count, bad in german_credit_bad_rates(rules, data).iter_rows():
+        table.add_row(str(tier), f"{count:,}", f"{bad:.1%}")
+    return table

@@ -17,6 +17,7 @@ rules_app = typer.Typer(
     no_args_is_help=True,
 )
 
+RowIds = Annotated[bool, typer.Option("--row-ids", help="the cohort has no id column: number users by row (1-based)")]
 RulesPath = Annotated[Path, typer.Argument(help="a ruleset or pipeline YAML file", show_default=False)]
 
 
@@ -81,6 +82,7 @@ def apply(
                                          show_default=False)],
     out: Annotated[Path, typer.Option(help="decisions file to write: .parquet or .csv", show_default=False)],
     chunk_rows: Annotated[int, typer.Option(help="rows per streamed chunk (Parquet sources)")] = 1_000_000,
+    row_ids: RowIds = False,
 ) -> None:
     """Apply a ruleset or pipeline to a cohort and write one decision per user.
 
@@ -97,7 +99,7 @@ def apply(
                       TimeElapsedColumn(), console=console, transient=True) as bar:
             task = bar.add_task("apply", total=None)
             result = apply_file(ruleset, cohort, out, lambda done, total: bar.update(task, completed=done,
-                                                                                    total=total), chunk_rows)
+                                                                                    total=total), chunk_rows, row_ids)
     for table in render.summary_tables(result.summary):
         console.print(table)
     mode = "streamed" if result.streamed else "in memory"
@@ -109,6 +111,7 @@ def explain(
     rules: RulesPath,
     cohort: Annotated[Path, typer.Option(help="cohort file (.csv or .parquet)", show_default=False)],
     user: Annotated[str, typer.Option(help="the user's id", show_default=False)],
+    row_ids: RowIds = False,
 ) -> None:
     """Explain one user's decision: the rules that fired, in order, with the values that made them fire.
 
@@ -119,6 +122,6 @@ def explain(
     console = render.console()
     with render.user_errors(console):
         ruleset = load_ruleset(rules)
-        loaded = Cohort.load(cohort, ruleset.schema, ruleset.id_field)
+        loaded = Cohort.load(cohort, ruleset.schema, ruleset.id_field, row_ids)
         console.print(render_text(explain_user(ruleset, loaded, user), ruleset), markup=False)
 

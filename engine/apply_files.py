@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from engine.atomic_write import atomic_path
-from engine.cohort import Cohort, CohortError, CohortProblem, conform, find_problems, scan_parquet
+from engine.cohort import Cohort, CohortError, CohortProblem, conform, find_problems, scan_parquet, with_row_ids
 from engine.decisions import DecisionSummary, summarize
 from engine.evaluate_batch import decision_plan
 from engine.pipeline import CompiledRuleset
@@ -41,15 +41,16 @@ def _output_kind(out: Path) -> str:
 
 
 def apply_file(ruleset: CompiledRuleset, cohort_path: str | Path, out: str | Path,
-               progress: Progress | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS) -> ApplyResult:
+               progress: Progress | None = None, chunk_rows: int = DEFAULT_CHUNK_ROWS,
+               row_ids: bool = False) -> ApplyResult:
     source, target = Path(cohort_path), Path(out)
     kind = _output_kind(target)
     started = time.perf_counter()
     if source.is_dir() or source.suffix.lower() in (".parquet", ".pq"):
-        rows = _stream_parquet(ruleset, source, target, kind, progress, chunk_rows)
+        rows = _stream_parquet(ruleset, source, target, kind, progress, chunk_rows, row_ids)
         streamed = True
     else:
-        cohort = Cohort.load(source, ruleset.schema, ruleset.id_field)
+        cohort = Cohort.load(source, ruleset.schema, ruleset.id_field, row_ids)
         decisions = ruleset.apply(cohort)
         with atomic_path(target) as tmp:
             if kind == "parquet":
@@ -72,10 +73,10 @@ def _csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _stream_parquet(ruleset: CompiledRuleset, source: Path, target: Path, kind: str,
-                    progress: Progress | None, chunk_rows: int) -> int:
+                    progress: Progress | None, chunk_rows: int, row_ids: bool) -> int:
     if not source.exists():
         raise CohortError(str(source), [CohortProblem("file-not-found", "-", "no such file or folder")])
-    scan = scan_parquet(source)
+    scan = with_row_ids(scan_parquet(source), ruleset.id_field) if row_ids else scan_parquet(source)
     exprs, checks, problems = conform(scan.collect_schema(), ruleset.schema, ruleset.id_field)
     if problems:
         raise CohortError(str(source), problems)

@@ -100,7 +100,9 @@ def conform(raw_schema: pl.Schema, schema: dict[str, FieldInfo], id_field: str
     checks: list[_Check] = []
     problems: list[CohortProblem] = []
     if id_field not in raw_schema:
-        problems.append(CohortProblem("missing-column", id_field, "the user id column is missing"))
+        problems.append(CohortProblem(
+            "missing-column", id_field,
+            "the user id column is missing (with --row-ids, users are numbered by their row instead)"))
     else:
         exprs.append(pl.col(id_field).cast(pl.String))
         checks.append(_Check("missing-id", id_field, "user id is missing", pl.col(id_field).is_null(),
@@ -209,6 +211,13 @@ def find_problems(raw: pl.LazyFrame, checks: list[_Check], streaming: bool = Fal
     return problems
 
 
+def with_row_ids(frame: pl.LazyFrame, id_field: str) -> pl.LazyFrame:
+    """Number users 1..N by row, for a cohort that has no id column (asked for explicitly, never silently)."""
+    if id_field in frame.collect_schema():
+        return frame
+    return frame.with_row_index(id_field, offset=1).with_columns(pl.col(id_field).cast(pl.String))
+
+
 def hash_pii(value: pl.Expr) -> pl.Expr:
     """A stable, non-reversible stand-in for a PII value (for ids that are themselves personal data)."""
     return value.hash(seed=0x5EED).cast(pl.String)
@@ -229,8 +238,8 @@ class Cohort:
 
     @classmethod
     def from_frame(cls, frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, FieldInfo], id_field: str = "user_id",
-                   source: str = "<frame>") -> Cohort:
-        lazy = frame.lazy()
+                   source: str = "<frame>", row_ids: bool = False) -> Cohort:
+        lazy = with_row_ids(frame.lazy(), id_field) if row_ids else frame.lazy()
         exprs, checks, problems = conform(lazy.collect_schema(), schema, id_field)
         if problems:
             raise CohortError(source, problems)
@@ -241,8 +250,11 @@ class Cohort:
         return cls(typed, schema, id_field, source)
 
     @classmethod
-    def load(cls, path: str | Path, schema: dict[str, FieldInfo], id_field: str = "user_id") -> Cohort:
-        """Read a CSV or Parquet file (or a folder of Parquet files) and check it against the schema."""
+    def load(cls, path: str | Path, schema: dict[str, FieldInfo], id_field: str = "user_id",
+             row_ids: bool = False) -> Cohort:
+        """Read a CSV or Parquet file (or a folder of Parquet files) and check it against the schema.
+
+        With `row_ids`, a cohort without an id column gets its 1-based row numbers as ids."""
         path = Path(path)
         source = str(path)
         if not path.exists():
@@ -250,10 +262,10 @@ class Cohort:
         if _is_csv(path):
             frame = _read_csv(path, schema, id_field)
             try:
-                return cls.from_frame(frame, schema, id_field, source)
+                return cls.from_frame(frame, schema, id_field, source, row_ids)
             except CohortError as err:
                 raise CohortError(source, err.problems, csv=True) from None
-        return cls.from_frame(scan_parquet(path), schema, id_field, source)
+        return cls.from_frame(scan_parquet(path), schema, id_field, source, row_ids)
 
 
 def _is_csv(path: Path) -> bool:
@@ -271,7 +283,7 @@ def _read_csv(path: Path, schema: dict[str, FieldInfo], id_field: str) -> pl.Dat
     separator = "\t" if path.suffix.lower() == ".tsv" else ","
     header = pl.read_csv(path, n_rows=0, separator=separator)
     wanted = [c for c in header.columns if c in schema or c == id_field]
-    typed: dict[str, pl.DataType] = {id_field: pl.String()}
+    typed: dict[str, pl.DataType] = {id_field: pl.String()} if id_field in header.columns else {}
     for name in wanted:
         if name in schema and schema[name].type.kind is not Kind.CATEGORY:
             typed[name] = target_dtype(schema[name])

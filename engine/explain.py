@@ -39,7 +39,9 @@ def format_value(value: Value) -> str:
     if value is None:
         return "missing"
     if isinstance(value, float):
-        return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+        if value.is_integer():
+            return f"{value:,.0f}"
+        return f"{value:,.2f}" if abs(value) >= 100 else f"{value:.4g}"
     return str(value)
 
 
@@ -51,8 +53,8 @@ def render_text(explanation: Explanation, ruleset: CompiledRuleset) -> str:
         lines.append(f"  {name} ({policy})")
         for check in checks:
             mark = "✓" if check.result is True else "·" if check.result is False else "?"
-            status = "applied" if check.applied else "fired" if check.result is True else (
-                "missing value, did not fire" if check.result is None else "no")
+            status = "applied" if check.applied else "also matched, an earlier rule decided" if (
+                check.result is True) else "missing value, did not fire" if check.result is None else "no"
             if check.result is not True and not _verbose(check):
                 continue
             inputs = ", ".join(f"{k}={format_value(v)}" for k, v in check.inputs)
