@@ -15,7 +15,7 @@ and the rule is `{"all": [{"m": T(when)}]}`. Under Kleene logic these compose wi
     T(x in L)  = $or of x == l       F(x in L)  = $and of x != l
     T(b)       = b == true           F(b)       = b == false    (a boolean field)
     T(is_missing(x)) = x == null     F(is_missing(x)) = x != null
-    T(between(x, lo, hi)) = x >= lo $and x <= hi; F = x < lo $or x > hi
+    T(between(x, lo, hi)) = x >= lo $and x <= hi; F = (x < lo $or x > hi) $and all three present
 
 This is exact because a comparison with a missing operand is neither true nor false, and durable never
 matches a comparison of `null` with a literal (not even `$neq`, measured). Between two attributes durable
@@ -32,8 +32,10 @@ rvalues"; src/rules/rete.c): an attribute on the left, compared ($lt $lte $gt $g
 Everything else is computed in Python with the reference scalar evaluator and sent as an extra attribute
 of the fact, so that durable still does the matching: function calls (min, log, coalesce, …), `if-else`,
 `%`, has_tag (as `__tag_<name>`), any comparison whose left side is not a field (`a + b > 100` sends
-`__e0 = a + b` and matches `__e0 > 100.0`), and and/or nested deeper than MAX_NESTING (durable refuses 16
-levels). Derived values and earlier outputs are in the record's scope already: they are plain attributes.
+`__e0 = a + b` and matches `__e0 > 100.0`), and, when a rule needs more than MAX_GATES `$and`/`$or`, its
+largest and/or sub-expressions (durable appends two entries per gate to a rule's expression sequence of at
+most 32, MAX_SEQUENCE_EXPRESSIONS in rete.h: a 16th gate is error 113). Derived values and earlier outputs
+are in the record's scope already: they are plain attributes.
 
 The fact holds only the attributes the conditions read, missing ones as explicit `null`. Numbers are all
 sent as floats and numeric literals written as floats, so durable always compares doubles (its integer
@@ -69,7 +71,7 @@ from engine.functions import Value
 FactValue = float | str | bool | None
 Json = dict[str, Any]
 
-MAX_NESTING = 10  # and/or levels translated natively; durable refuses 16 (the leaves add at most 2 more)
+MAX_GATES = 15  # $and/$or per rule condition: durable refuses a 16th (error 113, measured)
 CONSTANT_KEY = "__fact"  # every fact has "__fact": true, for conditions that always or never match
 _RESERVED_KEYS = frozenset({"id", "sid", CONSTANT_KEY})  # durable's message id and session id
 
@@ -123,6 +125,17 @@ def _to_json(cond: _Cond) -> Json:
     if isinstance(cond, _Test):
         return cond.json
     return {cond.op: [_to_json(part) for part in cond.parts]}
+
+
+def gate_count(cond: _Cond | Json | list[Any]) -> int:
+    """The `$and`/`$or` gates of a condition (a _Cond, or its JSON)."""
+    if isinstance(cond, _Gate):
+        return (1 if cond.parts else 0) + sum(gate_count(p) for p in cond.parts)
+    if isinstance(cond, dict):
+        return sum(gate_count(v) + (1 if k in ("$and", "$or") else 0) for k, v in cond.items())
+    if isinstance(cond, list):
+        return sum(gate_count(v) for v in cond)
+    return 0
 
 
 def _present(key: str) -> _Cond:
@@ -191,10 +204,58 @@ def _is_constant(expr: Expr) -> bool:
     return not any(isinstance(n, Name) or (isinstance(n, Call) and n.func == "has_tag") for n in expr.walk())
 
 
+def _between(expr: Call, want: bool) -> Expr:
+    """between(x, lo, hi) is missing when any argument is; as comparisons: T = x >= lo and x <= hi, and
+    F = (x < lo or x > hi) and "x, lo are present" and "x, hi are present", where "x, lo are present" is
+    exactly "x < lo or x >= lo" (a comparison is true or false only when both sides are present)."""
+    x, lo, hi = expr.args
+
+    def both(op: str, left: Expr, right: Expr) -> Expr:
+        return Compare(op, left, right, type=BOOLEAN)
+
+    def gate(op: str, *operands: Expr) -> Expr:
+        return BoolOp(op, operands, type=BOOLEAN)
+
+    if want:
+        return gate("and", both(">=", x, lo), both("<=", x, hi))
+    below, above = both("<", x, lo), both(">", x, hi)
+    return gate("and", gate("or", below, above), gate("or", below, both(">=", x, lo)),
+                gate("or", above, both("<=", x, hi)))
+
+
 class _Translator:
     def __init__(self) -> None:
         self.attributes: dict[str, Attribute] = {}
         self._keys: dict[Expr, str] = {}
+        self._computed: set[Expr] = set()  # boolean sub-expressions sent as attributes, to stay under MAX_GATES
+
+    def rule(self, when: Expr) -> _Cond:
+        """T(when), with as few sub-expressions computed in Python as durable's gate limit allows."""
+        self._computed = set()
+        while True:
+            saved = dict(self.attributes), dict(self._keys)
+            cond = self.condition(when, True)
+            if gate_count(cond) <= MAX_GATES:
+                return cond
+            self.attributes, self._keys = saved
+            self._computed.add(self._largest_part(when))
+
+    def _largest_part(self, when: Expr) -> Expr:
+        """The proper boolean sub-expression of `when` whose translation has the most gates."""
+        best: tuple[int, Expr] | None = None
+        pending = list(when.children())
+        while pending:
+            node = pending.pop(0)
+            if node in self._computed or node.t.kind is not Kind.BOOLEAN:
+                continue
+            saved = dict(self.attributes), dict(self._keys)
+            gates = max(gate_count(self.condition(node, want)) for want in (True, False))
+            self.attributes, self._keys = saved
+            if best is None or gates > best[0]:
+                best = (gates, node)
+            pending.extend(node.children())
+        assert best is not None and best[0] > 0, "a condition over the gate limit has a part with gates"
+        return best[1]
 
     # -- attributes
     def key_of(self, expr: Expr) -> str:
@@ -215,26 +276,25 @@ class _Translator:
         return key
 
     # -- conditions
-    def condition(self, expr: Expr, want: bool, depth: int = 0) -> _Cond:
+    def condition(self, expr: Expr, want: bool) -> _Cond:
         """T(expr) when `want` is True, F(expr) otherwise (see the module docstring)."""
+        if expr in self._computed:
+            return _Test({self.key_of(expr): want})
         if _is_constant(expr):
             value = evaluate(expr, {}, frozenset())
             return ALWAYS if value is want else NEVER
         if isinstance(expr, Unary) and expr.op == "not":
-            return self.condition(expr.operand, not want, depth)
-        if isinstance(expr, BoolOp) and depth < MAX_NESTING:
+            return self.condition(expr.operand, not want)
+        if isinstance(expr, BoolOp):
             conjunction = (expr.op == "and") == want
-            parts = [self.condition(o, want, depth + 1) for o in expr.operands]
+            parts = [self.condition(o, want) for o in expr.operands]
             return _gate("$and" if conjunction else "$or", parts)
         if isinstance(expr, Compare):
             return self._compare(expr.op if want else _NEGATED[expr.op], expr.left, expr.right)
         if isinstance(expr, InList):
             return self._in_list(expr, want)
         if isinstance(expr, Call) and expr.func == "between":
-            x, lo, hi = expr.args
-            inside = BoolOp("and", (Compare(">=", x, lo, type=BOOLEAN), Compare("<=", x, hi, type=BOOLEAN)),
-                            type=BOOLEAN)
-            return self.condition(inside, want, depth)
+            return self.condition(_between(expr, want), True)
         if isinstance(expr, Call) and expr.func == "is_missing" and isinstance(expr.args[0], Name):
             key = self.key_of(expr.args[0])
             return _Test({key: None}) if want else _present(key)
@@ -295,7 +355,7 @@ def translate_conditions(name: str, conditions: Sequence[tuple[str, Expr]]) -> D
     for key, when in conditions:
         if key in definition:
             raise ValueError(f"rule key '{key}' is given twice")
-        definition[key] = {"all": [{"m": _to_json(translator.condition(when, True))}]}
+        definition[key] = {"all": [{"m": _to_json(translator.rule(when))}]}
     return DurableProgram(name, definition, tuple(definition), tuple(translator.attributes.values()))
 
 

@@ -1,0 +1,38 @@
+"""Allocation: one answer format for every solver."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from optimizer.problem import FloatArray, IntArray
+
+
+class SolveStatus(enum.Enum):
+    OPTIMAL = "optimal"  # proven: the gap is within the solver's tolerance
+    FEASIBLE = "feasible"  # a checked plan with a certified gap (bound − value) / |bound|
+    INFEASIBLE = "infeasible"  # no plan satisfies the constraints
+    NO_SOLUTION = "no solution"  # stopped (time limit, watchdog) before finding a feasible plan
+
+
+@dataclass(frozen=True)
+class Allocation:
+    action: IntArray  # (N,) the action index per user, -1 = do nothing
+    objective: float
+    bound: float  # an upper bound on the optimum (+inf when the solver gives none)
+    status: SolveStatus
+    method: str
+    seconds: float
+    prices: FloatArray = field(default_factory=lambda: np.zeros(0))  # (K,) ≥ 0, the marginal value of one unit
+    usage: FloatArray = field(default_factory=lambda: np.zeros(0))  # (K,) left-hand sides
+    iterations: int = 0
+    message: str = ""
+
+    @property
+    def gap(self) -> float:
+        """Certified relative gap (bound − objective) / |bound|; inf when there is no bound."""
+        if not np.isfinite(self.bound):
+            return float("inf")
+        return max(self.bound - self.objective, 0.0) / max(abs(self.bound), 1e-12)

@@ -1,0 +1,118 @@
+"""Large-scale solver: Lagrangian dual decomposition with a trust-region cutting-plane master, then repair and
+fill. Every answer carries the dual bound, so its gap is certified: bound ≥ optimum ≥ plan value.
+
+The dual of this model equals its LP relaxation (each user's sub-problem, "pick at most one action", has the
+integrality property), so the bound is as tight as the LP's.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from optimizer.allocation import Allocation, SolveStatus
+from optimizer.dual_master import CuttingPlaneModel
+from optimizer.dual_pass import DualOracle, PassResult
+from optimizer.feasibility import check_feasible
+from optimizer.problem import AllocationProblem, FloatArray, IntArray
+from optimizer.repair import fill, repair
+
+
+@dataclass(frozen=True, slots=True)
+class LagrangianOptions:
+    gap: float = 1e-4  # stop when (bound − best plan) / |bound| is below this
+    max_passes: int = 200
+    time_limit: float = 600.0
+    serious_fraction: float = 0.1  # a step is "serious" when it achieves this share of the predicted decrease
+    primal_every: int = 5  # build a feasible plan every this many passes (repair is not free)
+
+
+def _price_scale(problem: AllocationProblem) -> FloatArray:
+    """A typical price per constraint (value per unit of weight), to size the first trust region."""
+    scale = np.ones(problem.constraints)
+    positive = problem.eligible & (problem.value > 0)
+    for k in range(problem.constraints):
+        w = np.abs(problem.weight[k])
+        mask = positive & (w > 0)
+        if mask.any():
+            scale[k] = float(np.median(problem.value[mask] / w[mask]))
+    return np.maximum(scale, 1e-9)
+
+
+class LagrangianSolver:
+    name = "lagrangian"
+
+    def __init__(self, options: LagrangianOptions | None = None) -> None:
+        self.options = options or LagrangianOptions()
+
+    def solve(self, problem: AllocationProblem) -> Allocation:
+        started = time.perf_counter()
+        opts = self.options
+        oracle = DualOracle(problem)
+        k = problem.constraints
+        if k == 0:
+            result = oracle.evaluate(np.zeros(0))
+            return Allocation(result.action, problem.objective_of(result.action), result.dual_value,
+                              SolveStatus.OPTIMAL, self.name, time.perf_counter() - started, np.zeros(0),
+                              result.usage, 1)
+        scale = _price_scale(problem)
+        model = CuttingPlaneModel(k)
+        center = np.zeros(k)
+        at_center = oracle.evaluate(center)
+        model.add(center, at_center.dual_value, at_center.subgradient)
+        bound = at_center.dual_value
+        radius = 1.0
+        best_plan: IntArray | None = None
+        best_value = -np.inf
+        best_prices = center
+        for iteration in range(1, opts.max_passes + 1):
+            lower = np.maximum(center - radius * scale, 0.0)
+            upper = center + radius * scale
+            candidate, predicted = model.minimise(lower, upper)
+            result = oracle.evaluate(candidate)
+            model.add(candidate, result.dual_value, result.subgradient)
+            bound = min(bound, result.dual_value)
+            decrease = at_center.dual_value - predicted
+            if result.dual_value <= at_center.dual_value - opts.serious_fraction * decrease:
+                on_edge = np.any(np.isclose(candidate, upper) | (np.isclose(candidate, lower) & (lower > 0)))
+                center, at_center = candidate, result
+                if on_edge:
+                    radius *= 2.0
+            else:
+                radius = max(radius * 0.5, 1e-9)
+            if iteration % opts.primal_every == 0 or decrease <= opts.gap * 0.1 * abs(bound):
+                plan = self._primal(problem, at_center, center)
+                if plan is not None:
+                    value = problem.objective_of(plan)
+                    if value > best_value:
+                        best_plan, best_value, best_prices = plan, value, center.copy()
+            gap = (bound - best_value) / max(abs(bound), 1e-12)
+            if gap <= opts.gap or time.perf_counter() - started > opts.time_limit:
+                break
+        if best_plan is None:
+            plan = self._primal(problem, at_center, center)
+            if plan is not None:
+                best_plan, best_value, best_prices = plan, problem.objective_of(plan), center.copy()
+        seconds = time.perf_counter() - started
+        if best_plan is None:
+            return Allocation(at_center.action, float("-inf"), bound, SolveStatus.NO_SOLUTION, self.name, seconds,
+                              center, at_center.usage, oracle.passes,
+                              "repair could not make the plan feasible; the constraints may conflict")
+        gap = (bound - best_value) / max(abs(bound), 1e-12)
+        status = SolveStatus.OPTIMAL if gap <= 1e-9 else SolveStatus.FEASIBLE
+        return Allocation(best_plan, best_value, bound, status, self.name, seconds, best_prices,
+                          problem.usage_of(best_plan), oracle.passes)
+
+    @staticmethod
+    def _primal(problem: AllocationProblem, at: PassResult, prices: FloatArray) -> IntArray | None:
+        plan = repair(problem, at.action, prices)
+        if check_feasible(problem, plan):
+            return None
+        plan = fill(problem, plan, prices)
+        return plan if not check_feasible(problem, plan) else None
+
+
+def solve_lagrangian(problem: AllocationProblem, options: LagrangianOptions | None = None) -> Allocation:
+    return LagrangianSolver(options).solve(problem)
