@@ -86,13 +86,19 @@ class HighsExactSolver:
 
     def solve(self, problem: AllocationProblem) -> Allocation:
         started = time.perf_counter()
+        k = problem.constraints
+        if not problem.eligible.any():  # HiGHS calls a model without columns "empty": doing nothing is the plan
+            nothing = np.full(problem.users, -1, dtype=np.int32)
+            feasible = not check_feasible(problem, nothing)
+            return Allocation(nothing, 0.0 if feasible else float("-inf"), 0.0 if feasible else float("-inf"),
+                              SolveStatus.OPTIMAL if feasible else SolveStatus.INFEASIBLE, self.name,
+                              time.perf_counter() - started, np.zeros(k), problem.usage_of(nothing))
         model = build_highs_model(problem, integer=True)
         solver = _solver(self.time_limit, self.mip_gap)
         solver.passModel(model.lp)
         solver.run()
         status = solver.getModelStatus()
         seconds = time.perf_counter() - started
-        k = problem.constraints
         if status == highspy.HighsModelStatus.kInfeasible:
             return Allocation(np.full(problem.users, -1, dtype=np.int32), float("-inf"), float("-inf"),
                               SolveStatus.INFEASIBLE, self.name, seconds, np.zeros(k), np.zeros(k))
