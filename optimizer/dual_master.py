@@ -54,4 +54,10 @@ class CuttingPlaneModel:
         solver.passModel(lp)
         solver.run()
         solution = np.asarray(solver.getSolution().col_value)
+        if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal or solution.size != cols:
+            raise MasterFailure(str(solver.getModelStatus()))
         return np.clip(solution[:k], lower, upper), float(solution[k])
+
+
+class MasterFailure(RuntimeError):
+    """The master LP did not solve (numerically hopeless box); the caller stops at its best point."""

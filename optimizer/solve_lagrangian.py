@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.allocation import Allocation, SolveStatus
-from optimizer.dual_master import CuttingPlaneModel
+from optimizer.dual_master import CuttingPlaneModel, MasterFailure
 from optimizer.dual_pass import DualOracle, PassResult
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
@@ -64,22 +64,31 @@ class LagrangianSolver:
         model.add(center, at_center.dual_value, at_center.subgradient)
         bound = at_center.dual_value
         radius = 1.0
+        # Any feasible plan is worth at least this; a dual value below it proves that no plan is feasible.
+        floor = float(np.where(problem.eligible, np.minimum(problem.value, 0.0), 0.0).min(axis=1, initial=0.0).sum())
         best_plan: IntArray | None = None
         best_value = -np.inf
         best_prices = center
         for iteration in range(1, opts.max_passes + 1):
             lower = np.maximum(center - radius * scale, 0.0)
             upper = center + radius * scale
-            candidate, predicted = model.minimise(lower, upper)
+            try:
+                candidate, predicted = model.minimise(lower, upper)
+            except MasterFailure:
+                break
             result = oracle.evaluate(candidate)
             model.add(candidate, result.dual_value, result.subgradient)
             bound = min(bound, result.dual_value)
+            if bound < floor - 1e-9 * max(1.0, abs(floor)):
+                return Allocation(result.action, float("-inf"), float("-inf"), SolveStatus.INFEASIBLE, self.name,
+                                  time.perf_counter() - started, candidate, result.usage, oracle.passes,
+                                  "the dual is unbounded: no plan satisfies every constraint")
             decrease = at_center.dual_value - predicted
             if result.dual_value <= at_center.dual_value - opts.serious_fraction * decrease:
                 on_edge = np.any(np.isclose(candidate, upper) | (np.isclose(candidate, lower) & (lower > 0)))
                 center, at_center = candidate, result
                 if on_edge:
-                    radius *= 2.0
+                    radius = min(radius * 2.0, 1e9)
             else:
                 radius = max(radius * 0.5, 1e-9)
             # A plan costs a repair and a fill: build one only once the dual has nearly settled.

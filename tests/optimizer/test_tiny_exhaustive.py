@@ -45,7 +45,7 @@ def tiny_problems(draw: st.DrawFn) -> AllocationProblem:
     return AllocationProblem.from_arrays(value, eligible, weight, rhs.round(), sense)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(tiny_problems())
 def test_exact_equals_brute_force_and_lagrangian_is_bounded(problem: AllocationProblem) -> None:
     truth = brute_force(problem)
@@ -53,7 +53,8 @@ def test_exact_equals_brute_force_and_lagrangian_is_bounded(problem: AllocationP
     lagrangian = solve_lagrangian(problem, LagrangianOptions(gap=1e-9, max_passes=300))
     if truth is None:
         assert exact.status is SolveStatus.INFEASIBLE
-        assert lagrangian.status is SolveStatus.NO_SOLUTION
+        # The dual proves infeasibility when it falls below the worst feasible value; else no plan is found.
+        assert lagrangian.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION)
         return
     assert exact.status is SolveStatus.OPTIMAL
     assert exact.objective == pytest.approx(truth, abs=1e-6)
