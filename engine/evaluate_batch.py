@@ -18,7 +18,7 @@ import pyarrow as pa
 from engine.cohort import Cohort, hash_pii, target_dtype
 from engine.compiled import FieldInfo, RulesetStage
 from engine.decisions import Decisions, eligible_column
-from engine.expression_ast import Expr, Kind, Literal, Type, names_in
+from engine.expression_ast import Expr, Kind, Literal, Type, names_in, tags_in
 from engine.expression_polars import tag_column, to_polars
 from engine.pipeline import CompiledRuleset
 
@@ -75,6 +75,11 @@ class _Plan:
         return lf.select(self._final_columns())
 
     def _stage(self, lf: pl.LazyFrame, si: int, stage: RulesetStage) -> pl.LazyFrame:
+        # has_tag() of a tag no earlier stage gives is false, as in the reference (a ruleset checked alone).
+        unknown = {t for rule in stage.rules for t in tags_in(rule.when)} - set(self.tags)
+        unknown |= {t for _, expr in stage.derived for t in tags_in(expr)} - set(self.tags)
+        if unknown:
+            lf = lf.with_columns([pl.lit(False).alias(tag_column(t)) for t in sorted(unknown)])
         for level in _derived_levels(stage):
             lf = lf.with_columns(level)
         conds = [f"__c{si}_{ri}" for ri in range(len(stage.rules))]

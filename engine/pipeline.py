@@ -4,6 +4,7 @@ the actions they decide about. Every problem in every file is collected before a
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -36,7 +37,7 @@ class CompiledRuleset:
     warnings: tuple[Diagnostic, ...] = ()
     sources: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def tags(self) -> tuple[str, ...]:
         seen: dict[str, None] = {}
         for stage in self.stages:
@@ -44,18 +45,18 @@ class CompiledRuleset:
                 seen.setdefault(tag, None)
         return tuple(seen)
 
-    @property
+    @cached_property
     def outputs(self) -> dict[str, Type]:
         out: dict[str, Type] = {}
         for stage in self.stages:
             out.update(stage.outputs)
         return out
 
-    @property
+    @cached_property
     def action_ids(self) -> tuple[str, ...]:
         return tuple(a.id for a in self.actions)
 
-    @property
+    @cached_property
     def uses_allow(self) -> bool:
         return any(r.outcome.allow for s in self.stages for r in s.rules) or any(
             s.default is not None and s.default.allow for s in self.stages)
@@ -69,7 +70,7 @@ class CompiledRuleset:
                     out.setdefault(action.id, None)
         return tuple(out)
 
-    @property
+    @cached_property
     def pii_fields(self) -> frozenset[str]:
         return frozenset(n for n, f in self.schema.items() if f.pii)
 

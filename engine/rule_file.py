@@ -11,6 +11,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+
 def _identifier(value: Any) -> Any:
     # Names become Polars columns and expression names: any Python identifier, Chinese included.
     if isinstance(value, str) and not (value.isidentifier() and not keyword.iskeyword(value)):

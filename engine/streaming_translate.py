@@ -37,14 +37,20 @@ largest and/or sub-expressions (durable appends two entries per gate to a rule's
 most 32, MAX_SEQUENCE_EXPRESSIONS in rete.h: a 16th gate is error 113). Derived values and earlier outputs
 are in the record's scope already: they are plain attributes.
 
-The fact holds only the attributes the conditions read, missing ones as explicit `null`. Numbers are all
-sent as floats and numeric literals written as floats, so durable always compares doubles (its integer
-`$div` by zero kills the process). Integers are exact up to 2**53, as in Polars' Float64 casts; NaN is sent
-as missing (as the cohort loader does) and ±infinity as ±max float (JSON has no infinity).
+The fact holds only the attributes the conditions read, missing ones as explicit `null`; durable refuses a
+fact of more than 254 properties (error 302), and its matching walks the alpha network (one node per test,
+one per `$or`) with a stack of 64 (error 303 when more tests match at once): rules are packed into as many
+durable rulesets (DurableProgram.parts) as these limits need, each matched against its own fact; a stage is
+usually one part.
+
+Numbers are all sent as floats and numeric literals written as floats, so durable always compares doubles
+(its integer `$div` by zero kills the process). Integers are exact up to 2**53, as in Polars' Float64 casts;
+NaN is sent as missing (as the cohort loader does) and ±infinity as ±max float (JSON has no infinity).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import sys
 from collections.abc import Mapping, Sequence
@@ -72,6 +78,8 @@ FactValue = float | str | bool | None
 Json = dict[str, Any]
 
 MAX_GATES = 15  # $and/$or per rule condition: durable refuses a 16th (error 113, measured)
+MAX_FACT_ATTRIBUTES = 250  # durable refuses a fact of more than 254 properties (error 302); id, sid, __fact
+MAX_ALPHA_NODES = 64  # durable's matching walks the alpha network with a 64-entry stack (error 303, measured)
 CONSTANT_KEY = "__fact"  # every fact has "__fact": true, for conditions that always or never match
 _RESERVED_KEYS = frozenset({"id", "sid", CONSTANT_KEY})  # durable's message id and session id
 
@@ -138,6 +146,15 @@ def gate_count(cond: _Cond | Json | list[Any]) -> int:
     return 0
 
 
+def alpha_nodes(condition: Json) -> int:
+    """An upper bound on the alpha nodes durable builds for a condition: one per test and one per `$or`
+    (its forward node). Nodes are shared between identical tests, so the real count may be lower."""
+    for op in ("$and", "$or"):
+        if op in condition:
+            return (op == "$or") + sum(alpha_nodes(part) for part in condition[op])
+    return 1
+
+
 def _present(key: str) -> _Cond:
     return _Test({"$neq": {key: None}})
 
@@ -172,18 +189,12 @@ def fact_value(value: Value, kind: Kind) -> FactValue:
 
 
 @dataclass(frozen=True)
-class DurableProgram:
-    """A durable_rules ruleset definition and how to build the fact its conditions read."""
+class DurableRuleset:
+    """One durable_rules ruleset definition, and how to build the fact its conditions read."""
 
     name: str
     definition: dict[str, Json]  # rule key → {"all": [{"m": condition}]}
-    rule_keys: tuple[str, ...]  # in the order of the conditions given
     attributes: tuple[Attribute, ...]
-
-    @property
-    def computed(self) -> tuple[Attribute, ...]:
-        """The sub-expressions durable could not express natively (evaluated in Python, matched by durable)."""
-        return tuple(a for a in self.attributes if a.computed)
 
     def fact(self, scope: Mapping[str, Value], tags: frozenset[str] | set[str] = frozenset()) -> dict[str, FactValue]:
         out: dict[str, FactValue] = {CONSTANT_KEY: True}
@@ -194,10 +205,51 @@ class DurableProgram:
         return out
 
 
+@dataclass(frozen=True)
+class DurableProgram:
+    """Conditions translated for durable_rules: usually one ruleset; more when the conditions read more
+    attributes than one fact can hold (MAX_FACT_ATTRIBUTES), each with the rules whose attributes fit."""
+
+    name: str
+    rule_keys: tuple[str, ...]  # in the order of the conditions given
+    parts: tuple[DurableRuleset, ...]
+
+    @property
+    def definition(self) -> dict[str, Json]:
+        """Every rule's durable antecedent, whichever part holds it."""
+        return {key: rule for part in self.parts for key, rule in part.definition.items()}
+
+    @property
+    def attributes(self) -> tuple[Attribute, ...]:
+        return tuple({a.key: a for part in self.parts for a in part.attributes}.values())
+
+    @property
+    def computed(self) -> tuple[Attribute, ...]:
+        """The sub-expressions durable could not express natively (evaluated in Python, matched by durable)."""
+        return tuple(a for a in self.attributes if a.computed)
+
+
 # ---- translation -----------------------------------------------------------------------------------------
 
 def _literal_value(value: Value, kind: Kind) -> FactValue:
     return fact_value(value, Kind.NUMBER if kind in _NUMERIC else kind)
+
+
+def _shape(expr: Expr) -> tuple[Any, ...]:
+    """What an expression computes, hashable, whatever its position in the text (spans are left out), so that
+    `x + y` written twice is sent once."""
+    out: list[Any] = [type(expr).__name__]
+    for item in dataclasses.fields(expr):
+        if item.name in ("span", "type"):
+            continue
+        value = getattr(expr, item.name)
+        if isinstance(value, Expr):
+            out.append(_shape(value))
+        elif isinstance(value, tuple):
+            out.append(tuple(_shape(v) if isinstance(v, Expr) else v for v in value))
+        else:
+            out.append((type(value).__name__, value))  # 1, 1.0 and True are different literals
+    return tuple(out)
 
 
 def _is_constant(expr: Expr) -> bool:
@@ -226,19 +278,28 @@ def _between(expr: Call, want: bool) -> Expr:
 class _Translator:
     def __init__(self) -> None:
         self.attributes: dict[str, Attribute] = {}
-        self._keys: dict[Expr, str] = {}
-        self._computed: set[Expr] = set()  # boolean sub-expressions sent as attributes, to stay under MAX_GATES
+        self._keys: dict[tuple[Any, ...], str] = {}  # _shape(expr) → its attribute
+        self._computed: set[tuple[Any, ...]] = set()  # boolean parts sent as attributes, to stay under MAX_GATES
+        self._used: set[str] = set()  # the attribute keys of the rule being translated
 
-    def rule(self, when: Expr) -> _Cond:
-        """T(when), with as few sub-expressions computed in Python as durable's gate limit allows."""
+    def _save(self) -> tuple[dict[str, Attribute], dict[tuple[Any, ...], str], set[str]]:
+        return dict(self.attributes), dict(self._keys), set(self._used)
+
+    def _restore(self, saved: tuple[dict[str, Attribute], dict[tuple[Any, ...], str], set[str]]) -> None:
+        self.attributes, self._keys, self._used = saved
+
+    def rule(self, when: Expr) -> tuple[_Cond, frozenset[str]]:
+        """T(when), with as few sub-expressions computed in Python as durable's gate limit allows, and the
+        attribute keys it reads."""
         self._computed = set()
         while True:
-            saved = dict(self.attributes), dict(self._keys)
+            self._used = set()
+            saved = self._save()
             cond = self.condition(when, True)
             if gate_count(cond) <= MAX_GATES:
-                return cond
-            self.attributes, self._keys = saved
-            self._computed.add(self._largest_part(when))
+                return cond, frozenset(self._used)
+            self._restore(saved)
+            self._computed.add(_shape(self._largest_part(when)))
 
     def _largest_part(self, when: Expr) -> Expr:
         """The proper boolean sub-expression of `when` whose translation has the most gates."""
@@ -246,11 +307,11 @@ class _Translator:
         pending = list(when.children())
         while pending:
             node = pending.pop(0)
-            if node in self._computed or node.t.kind is not Kind.BOOLEAN:
+            if _shape(node) in self._computed or node.t.kind is not Kind.BOOLEAN:
                 continue
-            saved = dict(self.attributes), dict(self._keys)
+            saved = self._save()
             gates = max(gate_count(self.condition(node, want)) for want in (True, False))
-            self.attributes, self._keys = saved
+            self._restore(saved)
             if best is None or gates > best[0]:
                 best = (gates, node)
             pending.extend(node.children())
@@ -263,22 +324,26 @@ class _Translator:
         if isinstance(expr, Name):
             key = f"__f_{expr.name}" if expr.name in _RESERVED_KEYS else expr.name
             self.attributes.setdefault(key, Attribute(key, expr))
+            self._used.add(key)
             return key
-        found = self._keys.get(expr)
+        shape = _shape(expr)
+        found = self._keys.get(shape)
         if found is not None:
+            self._used.add(found)
             return found
         if isinstance(expr, Call) and expr.func == "has_tag" and isinstance(expr.args[0], Literal):
             key = f"__tag_{expr.args[0].value}"
         else:
             key = f"__e{sum(1 for a in self.attributes.values() if a.computed)}"
-        self._keys[expr] = key
+        self._keys[shape] = key
         self.attributes[key] = Attribute(key, expr)
+        self._used.add(key)
         return key
 
     # -- conditions
     def condition(self, expr: Expr, want: bool) -> _Cond:
         """T(expr) when `want` is True, F(expr) otherwise (see the module docstring)."""
-        if expr in self._computed:
+        if _shape(expr) in self._computed:
             return _Test({self.key_of(expr): want})
         if _is_constant(expr):
             value = evaluate(expr, {}, frozenset())
@@ -349,14 +414,39 @@ class _Translator:
 
 
 def translate_conditions(name: str, conditions: Sequence[tuple[str, Expr]]) -> DurableProgram:
-    """One durable ruleset: rule `key` fires exactly when its boolean expression is true."""
+    """Rule `key` fires exactly when its boolean expression is true."""
     translator = _Translator()
-    definition: dict[str, Json] = {}
+    rules: dict[str, tuple[Json, frozenset[str]]] = {}
     for key, when in conditions:
-        if key in definition:
+        if key in rules:
             raise ValueError(f"rule key '{key}' is given twice")
-        definition[key] = {"all": [{"m": _to_json(translator.rule(when))}]}
-    return DurableProgram(name, definition, tuple(definition), tuple(translator.attributes.values()))
+        cond, keys = translator.rule(when)
+        condition = _to_json(cond)
+        if len(keys) > MAX_FACT_ATTRIBUTES or alpha_nodes(condition) > MAX_ALPHA_NODES:
+            computed = translator.key_of(when)  # too big for durable on its own: it matches the value only
+            condition, keys = {computed: True}, frozenset({computed})
+        rules[key] = (condition, keys)
+    # Rules go to the first part where they fit: a fact holds at most MAX_FACT_ATTRIBUTES attributes, and a
+    # part has at most MAX_ALPHA_NODES tests (all of them may match one fact).
+    groups: list[tuple[list[str], set[str], int]] = []
+    for key, (condition, keys) in rules.items():
+        nodes = alpha_nodes(condition)
+        index = next((i for i, (_, used, count) in enumerate(groups)
+                      if len(used | keys) <= MAX_FACT_ATTRIBUTES and count + nodes <= MAX_ALPHA_NODES), None)
+        if index is None:
+            groups.append(([], set(), 0))
+            index = len(groups) - 1
+        members, used, count = groups[index]
+        groups[index] = ([*members, key], used | keys, count + nodes)
+    parts = tuple(
+        DurableRuleset(
+            name if len(groups) == 1 else f"{name}#{i}",
+            {key: {"all": [{"m": rules[key][0]}]} for key in members},
+            tuple(a for k, a in translator.attributes.items() if k in used),
+        )
+        for i, (members, used, _) in enumerate(groups)
+    )
+    return DurableProgram(name, tuple(rules), parts)
 
 
 def translate_stage(stage: RulesetStage, prefix: str = "") -> DurableProgram:

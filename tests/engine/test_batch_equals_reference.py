@@ -30,6 +30,11 @@ from polars.testing import assert_frame_equal
 
 from engine.cohort import Cohort
 from engine.evaluate_reference import evaluate_record
+from engine.expression_ast import BOOLEAN, INTEGER, NUMBER, STRING, Expr, Kind, Literal, Type
+from engine.expression_parser import parse_expression
+from engine.expression_polars import tag_column, to_polars
+from engine.expression_scalar import evaluate
+from engine.expression_types import Scope, check
 from engine.pipeline import CompiledRuleset, load_ruleset
 
 Draw = Callable[[st.SearchStrategy[Any]], Any]
@@ -40,6 +45,10 @@ TINY = -324.0  # log10 of the smallest positive float64 (5e-324): a bound for ev
 LOG2 = math.log10(2.0)
 LOG10_E = math.log10(math.e)
 
+# Constants whose quotients and products are not exact in binary (unlike 0.25 or 4): where float64 evaluators
+# that take different paths to the same number part ways in the last bit.
+AWKWARD_INTEGERS = (3, 7, 10, 12, 100, -3)
+AWKWARD_FLOATS = (0.1, 0.3, 1.1, 0.35, 2.675, -0.7, 1000.5)
 CATEGORY_VALUES = ("a", "b", "c", "d")
 STRING_VALUES = ("x", "y", "zz", "")
 TIERS = ("low", "mid", "high", "top")
@@ -137,12 +146,16 @@ class Grammar:
         if named and choice <= 2:
             return self.pick(named)  # type: ignore[no-any-return]
         if integer or choice == 3:
-            return int_literal(self.draw(st.integers(-20, 20)))
-        return float_literal(self.draw(st.integers(-80, 80)) / 4)
+            return int_literal(self.draw(st.one_of(st.integers(-20, 20), st.sampled_from(AWKWARD_INTEGERS))))
+        return float_literal(self.draw(st.one_of(st.integers(-80, 80).map(lambda q: q / 4),
+                                                 st.sampled_from(AWKWARD_FLOATS))))
 
     def divisor(self, depth: int, integer: bool) -> Num:
-        if self.draw(st.integers(0, 4)) == 0:
+        choice = self.draw(st.integers(0, 4))
+        if choice == 0:
             return int_literal(0) if integer or self.draw(st.booleans()) else float_literal(0.0)
+        if choice == 1:  # a constant divisor: Polars once multiplied by its reciprocal instead of dividing
+            return self.leaf(integer) if integer else float_literal(self.pick(AWKWARD_FLOATS))
         return self.number(depth, integer)
 
     def number(self, depth: int, integer: bool = False) -> Num:
@@ -496,7 +509,8 @@ def value_strategy(f: FieldDef) -> st.SearchStrategy[Any]:
 def records(draw: Draw, fields: list[FieldDef]) -> list[dict[str, Any]]:
     present = [f for f in fields if f.required or draw(st.booleans())]  # an optional column may be left out
     row = st.fixed_dictionaries({f.name: value_strategy(f) for f in present})
-    return draw(st.lists(row, min_size=1, max_size=40))  # type: ignore[no-any-return]
+    size = draw(st.integers(1, 40))  # drawn first: st.lists alone keeps most cohorts at a row or two
+    return draw(st.lists(row, min_size=size, max_size=size))  # type: ignore[no-any-return]
 
 
 @st.composite
@@ -607,3 +621,83 @@ def test_nan_in_input_is_the_same_as_none(case: Case, folders: Callable[[], Path
     with_none = ruleset.apply(Cohort.from_frame(frame_of(case, nan_as_none=True), ruleset.schema,
                                                 ruleset.id_field)).frame
     assert_frame_equal(with_nan, with_none)
+
+
+# ---- expressions on their own: many per example, compared exactly ------------------------------------------
+
+@dataclass(frozen=True)
+class ExpressionCase:
+    fields: list[FieldDef]
+    texts: list[str]
+    rows: list[dict[str, Any]]
+    tags: list[frozenset[str]]  # each row's upstream tags
+
+
+@st.composite
+def expression_cases(draw: Draw) -> ExpressionCase:
+    fields = [replace_required(f) for f in draw(field_defs())]
+    names = Names(
+        numbers=[f.leaf() for f in fields if f.type in ("number", "integer")],
+        booleans=[f.name for f in fields if f.type == "boolean"],
+        categories={f.name: f.values for f in fields if f.type == "category"},
+        strings=[f.name for f in fields if f.type == "string"],
+        tags=list(TAGS),
+    )
+    grammar = Grammar(draw, names)
+    texts = []
+    for _ in range(draw(st.integers(4, 10))):
+        if draw(st.booleans()):
+            texts.append(grammar.number(grammar.depth(), integer=draw(st.integers(0, 3)) == 0).text)
+        else:
+            texts.append(grammar.boolean(grammar.depth()))
+    rows = draw(records(fields))
+    tags = draw(st.lists(st.frozensets(st.sampled_from(TAGS)), min_size=len(rows), max_size=len(rows)))
+    return ExpressionCase(fields, texts, rows, tags)
+
+
+def replace_required(f: FieldDef) -> FieldDef:
+    return FieldDef(f.name, f.type, f.values, f.minimum, f.maximum, f.nullable)
+
+
+def field_type(f: FieldDef) -> Type:
+    if f.type == "category":
+        return Type(Kind.CATEGORY, f.values)
+    return {"number": NUMBER, "integer": INTEGER, "boolean": BOOLEAN, "string": STRING}[f.type]
+
+
+def exactly_equal(batch: Any, reference: Any) -> bool:
+    if batch is None or reference is None:
+        return batch is None and reference is None
+    return type(batch) is type(reference) and bool(batch == reference)
+
+
+@given(case=expression_cases())
+def test_random_expressions_batch_equals_reference_exactly(case: ExpressionCase) -> None:
+    """Every value, not only the decisions, and to the last bit (types included): both evaluators do the same
+    float64 operations, so any difference, however small, is a rule that fires in one and not in the other
+    (35 / 100 <= 0.35 is true in Python, and was false in Polars, which multiplied by 1 / 100)."""
+    scope = Scope({f.name: field_type(f) for f in case.fields})
+    typed = [check(parse_expression(text), scope) for text in case.texts]
+    columns: dict[str, list[Any]] = {f.name: [None if _is_nan(r[f.name]) else r[f.name] for r in case.rows]
+                                     for f in case.fields}
+    schema: dict[str, pl.DataType] = {
+        f.name: pl.Enum(list(f.values)) if f.type == "category" else POLARS_TYPES[f.type] for f in case.fields}
+    for tag in TAGS:
+        columns[tag_column(tag)] = [tag in row_tags for row_tags in case.tags]
+        schema[tag_column(tag)] = pl.Boolean()
+    frame = pl.DataFrame(columns, schema=schema)
+    # Every sub-expression too: a difference inside `x / 7 > y` shows there long before it flips the comparison.
+    nodes: dict[str, Expr] = {}  # source text → typed node
+    for text, expr in zip(case.texts, typed, strict=True):
+        for node in expr.walk():
+            if not isinstance(node, Literal):
+                nodes.setdefault(text[node.span.start:node.span.end], node)
+    batch = frame.select([to_polars(node).alias(f"e{k}") for k, node in enumerate(nodes.values())])
+    found = []
+    for i, row_tags in enumerate(case.tags):
+        record = {name: values[i] for name, values in columns.items()}
+        for k, (text, node) in enumerate(nodes.items()):
+            got, want = batch[f"e{k}"][i], evaluate(node, record, row_tags)
+            if not exactly_equal(got, want):
+                found.append(f"{text}  with {record}: batch={got!r} reference={want!r}")
+    assert not found, "\n".join(found[:10])

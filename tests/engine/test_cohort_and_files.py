@@ -163,3 +163,15 @@ def test_eligible_matrix_shape_and_order(pipeline: CompiledRuleset, rng: np.rand
     assert (matrix[:, 1] == decisions.frame["eligible_telesales"].to_numpy()).all()
     codes = decisions.tier_codes()
     assert [decisions.tiers[c] for c in codes] == decisions.frame["tier"].to_list()
+
+
+def test_has_tag_of_a_tag_nobody_gives_is_false_in_batch_as_in_reference(tmp_path: Path) -> None:
+    path = tmp_path / "alone.yaml"
+    path.write_text("ruleset: alone\nhit_policy: collect\nfields: {a: {type: number}}\nrules:\n"
+                    "  - {id: vip, when: \"has_tag('vip') or a > 1\", then: {tags: [big]}}\n", encoding="utf-8")
+    ruleset = load_ruleset(path)
+    frame = pl.DataFrame({"user_id": ["u1", "u2"], "a": [2.0, 0.0]})
+    decisions = ruleset.apply(Cohort.from_frame(frame, ruleset.schema))
+    assert decisions.frame["tag_big"].to_list() == [True, False]
+    assert decisions.frame.columns == ["user_id", "tag_big"]
+    assert [evaluate_record(ruleset, r).tags for r in frame.iter_rows(named=True)] == [{"big"}, set()]

@@ -24,6 +24,7 @@ import pytest
 
 from engine.cohort import target_dtype
 from engine.compiled import FieldInfo
+from engine.evaluate_durable import DurableMatcher
 from engine.expression_ast import BOOLEAN, Expr, Kind, Type, Unary, tags_in
 from engine.expression_parser import parse_expression
 from engine.expression_polars import tag_column, to_polars
@@ -157,7 +158,6 @@ def test_polars(case: Case) -> None:
 def test_durable(case: Case, streaming_host: StreamingHost) -> None:
     expr = case.compile()
     program = translate_conditions("conformance", [("true", expr), ("false", Unary("not", expr, type=BOOLEAN))])
-    name = streaming_host.register(program.name, program.definition)
-    fired = streaming_host.fire(name, program.fact(case.record, case.tags))
+    fired = DurableMatcher(program, streaming_host).fired(case.record, case.tags)
     got = {frozenset({"true"}): True, frozenset({"false"}): False, frozenset(): None}.get(fired, fired)
     assert_same(got, case.expected, case, f"durable_rules, conditions {program.definition}")
