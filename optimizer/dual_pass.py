@@ -35,7 +35,8 @@ class DualOracle:
     def reduced_values(self, prices: FloatArray, start: int, stop: int) -> FloatArray:
         signed = prices * self.sign
         w = self.problem.weight[:, start:stop]
-        return self.masked_value[start:stop] - np.tensordot(signed, w, axes=1)
+        reduced: FloatArray = self.masked_value[start:stop] - np.tensordot(signed, w, axes=1)
+        return reduced
 
     def evaluate(self, prices: FloatArray) -> PassResult:
         p = self.problem

@@ -113,4 +113,5 @@ class AllocationProblem:
         """(K,) left-hand side Σ w_k·x of every constraint for a plan."""
         taken = action >= 0
         rows = np.nonzero(taken)[0]
-        return self.weight[:, rows, action[taken]].sum(axis=1)
+        usage: FloatArray = self.weight[:, rows, action[taken]].sum(axis=1)
+        return usage

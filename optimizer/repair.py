@@ -41,10 +41,7 @@ def _cheapest_covering(ratio: FloatArray, amount: FloatArray, needed: float) -> 
     mean = float(amount[finite].mean()) or 1.0
     take = min(finite.size, max(64, int(2 * needed / mean) + 1))
     while True:
-        if take < finite.size:
-            part = finite[np.argpartition(ratio[finite], take - 1)[:take]]
-        else:
-            part = finite
+        part = finite[np.argpartition(ratio[finite], take - 1)[:take]] if take < finite.size else finite
         order = part[np.argsort(ratio[part], kind="stable")]
         cumulative = np.cumsum(amount[order])
         if cumulative[-1] >= needed or take >= finite.size:

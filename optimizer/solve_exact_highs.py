@@ -139,5 +139,5 @@ def lp_dual_prices(problem: AllocationProblem) -> FloatArray:
     solver = _solver(600.0, 0.0)
     solver.passModel(model.lp)
     solver.run()
-    duals = np.asarray(solver.getSolution().row_dual)[problem.users:]
-    return np.abs(duals)
+    duals: FloatArray = np.abs(np.asarray(solver.getSolution().row_dual, dtype=np.float64)[problem.users:])
+    return duals

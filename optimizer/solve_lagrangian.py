@@ -59,7 +59,7 @@ class LagrangianSolver:
                               result.usage, 1)
         scale = _price_scale(problem)
         model = CuttingPlaneModel(k)
-        center = np.zeros(k)
+        center: FloatArray = np.zeros(k)
         at_center = oracle.evaluate(center)
         model.add(center, at_center.dual_value, at_center.subgradient)
         bound = at_center.dual_value
