@@ -113,6 +113,9 @@ class LagrangianSolver:
             return Allocation(at_center.action, float("-inf"), bound, SolveStatus.NO_SOLUTION, self.name, seconds,
                               center, at_center.usage, oracle.passes,
                               "repair could not make the plan feasible; the constraints may conflict")
+        # The float32 passes carry a rounding allowance; the reported bound is one exact float64 pass at the best
+        # prices found (still a valid bound: any λ ≥ 0 gives one).
+        bound = min(bound, oracle.exact_value(center))
         gap = (bound - best_value) / max(abs(bound), 1e-12)
         status = SolveStatus.OPTIMAL if gap <= 1e-9 else SolveStatus.FEASIBLE
         return Allocation(best_plan, best_value, bound, status, self.name, seconds, best_prices,
