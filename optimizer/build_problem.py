@@ -1,0 +1,302 @@
+"""PlanFile + Cohort + Decisions → AllocationProblem, with the per-(user, action) measures kept for the report.
+
+    loans    = response × approval                      spend  = cost + loans × incentive
+    lent     = loans × amount                           loss   = lent × PD × LGD
+    profit   = lent × margin × term − loss − spend      (the product's expected-value formula)
+
+A user for whom a term is missing cannot be given that action (its value would be unknown); the count is
+reported. Constraints are rows Σ measure·[user counts]·[action counts] ≤ / ≥ bound; a share constraint
+Σ m·[where] ≤ s·Σ m·[share_of] becomes Σ m·([where] − s·[share_of]) ≤ 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from engine import Cohort, CompiledRuleset, Decisions, RuleFileError, load_ruleset
+from engine.compiled import FieldInfo
+from engine.compiler import Reporter, compile_expression
+from engine.diagnostics import Diagnostic, Severity, did_you_mean, display_path
+from engine.expression_ast import BOOLEAN, Expr, Kind, Literal, Type
+from engine.expression_polars import tag_column, to_polars
+from engine.expression_types import Scope
+from engine.rule_file import FieldType
+from engine.yaml_positions import Loc, YamlSyntaxError, load_positioned
+from optimizer.plan_file import ConstraintPlan, Measure, Objective, PlanFile
+from optimizer.problem import AllocationProblem, BoolArray, FloatArray
+
+_VALUE_TERMS = ("approval", "amount", "margin", "term", "pd", "lgd")
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    """A checked plan: the model, its rules, and every expression compiled (typed) at its position."""
+
+    plan: PlanFile
+    path: str
+    rules: CompiledRuleset
+    schema: dict[str, FieldInfo]  # cohort columns: the rules' fields plus the plan's own
+    terms: dict[str, Expr]  # value terms by name
+    action_terms: dict[tuple[str, str], Expr]  # (action, "response"|"cost"|"incentive"|"use:<resource>") → expr
+    where: dict[int, Expr]  # constraint index → filter
+    share_of: dict[int, Expr]
+    resources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PlanMeasures:
+    """(N, A) expected measures of giving action a to user u, for the report."""
+
+    responses: FloatArray
+    loans: FloatArray
+    lent: FloatArray
+    spend: FloatArray
+    loss: FloatArray
+    profit: FloatArray
+    resources: FloatArray  # (R, N, A) resource use per contact, in the order of LoadedPlan.resources
+
+    def of(self, measure: Measure) -> FloatArray:
+        if measure is Measure.CONTACTS:
+            return np.ones_like(self.loans)
+        return {
+            Measure.RESPONSES: self.responses, Measure.LOANS: self.loans, Measure.AMOUNT: self.lent,
+            Measure.SPEND: self.spend, Measure.LOSS: self.loss, Measure.PROFIT: self.profit,
+        }[measure]
+
+
+@dataclass(frozen=True)
+class PlanModel:
+    loaded: LoadedPlan
+    problem: AllocationProblem
+    measures: PlanMeasures
+    user_ids: pl.Series
+    channels: tuple[str, ...]  # (A,) channel of each action
+    unknown_terms: int  # (user, action) pairs made ineligible because a term was missing
+
+
+def load_plan(path: str | Path) -> LoadedPlan:
+    """Read and check a plan file and the rules it names; raises RuleFileError with every problem found."""
+    path = Path(path)
+    shown = display_path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise RuleFileError((Diagnostic("file-not-found", f"no such file: {shown}", shown),)) from None
+    try:
+        doc = load_positioned(text, shown)
+    except YamlSyntaxError as err:
+        raise RuleFileError((err.diagnostic,), {shown: text}) from None
+    report = Reporter(doc)
+    sources = {shown: text}
+    try:
+        plan = PlanFile.model_validate(doc.data)
+    except Exception as err:
+        from pydantic import ValidationError
+
+        if not isinstance(err, ValidationError):
+            raise
+        report.pydantic(err, PlanFile)
+        raise RuleFileError(tuple(report.diagnostics), sources) from None
+    rules_path = path.parent / plan.rules
+    if not rules_path.exists():
+        report.at(("rules",), "file-not-found", f"no such ruleset or pipeline: {plan.rules}")
+        raise RuleFileError(tuple(report.diagnostics), sources)
+    rules = load_ruleset(rules_path)
+    return _Checker(plan, shown, report, rules).run(sources)
+
+
+class _Checker:
+    def __init__(self, plan: PlanFile, path: str, report: Reporter, rules: CompiledRuleset) -> None:
+        self.plan, self.path, self.report, self.rules = plan, path, report, rules
+
+    def run(self, sources: dict[str, str]) -> LoadedPlan:
+        plan, report, rules = self.plan, self.report, self.rules
+        from engine.compiler import field_type
+
+        schema = dict(rules.schema)
+        for name, spec in plan.fields.items():
+            if name in schema and schema[name].type != field_type(spec.type, spec.values):
+                report.at(("fields", name), "conflicting-field",
+                          f"'{name}' is {schema[name].type.describe()} in the rules", key=True)
+            schema.setdefault(name, FieldInfo(
+                name, field_type(spec.type, spec.values), spec.min, spec.max,
+                tuple(spec.values) if spec.values and spec.type is not FieldType.CATEGORY else None,
+                spec.nullable, spec.required, spec.pii, spec.label, f"{self.path}:{report.doc.key_span(('fields', name)).line}"))
+        names: dict[str, Type] = {n: f.type for n, f in schema.items()}
+        names.update(rules.outputs)
+        scope = Scope(names, frozenset(rules.tags))
+        terms: dict[str, Expr] = {}
+        for term in _VALUE_TERMS:
+            expr = self._number(("value", term), getattr(plan.value, term), scope)
+            if expr is not None:
+                terms[term] = expr
+        resources: dict[str, None] = {}
+        action_terms: dict[tuple[str, str], Expr] = {}
+        known = set(rules.action_ids)
+        for action, spec in plan.actions.items():
+            if action not in known:
+                guess = did_you_mean(action, known)
+                report.at(("actions", action), "unknown-action",
+                          f"'{action}' is not an action of {rules.path}" + (f" (did you mean '{guess}'?)" if guess else ""),
+                          "actions: " + ", ".join(rules.action_ids), key=True)
+                continue
+            for part in ("response", "cost", "incentive"):
+                expr = self._number(("actions", action, part), getattr(spec, part), scope)
+                if expr is not None:
+                    action_terms[(action, part)] = expr
+            for resource, raw in spec.uses.items():
+                resources.setdefault(resource, None)
+                expr = self._number(("actions", action, "uses", resource), raw, scope)
+                if expr is not None:
+                    action_terms[(action, f"use:{resource}")] = expr
+        where: dict[int, Expr] = {}
+        share_of: dict[int, Expr] = {}
+        channel_names = known | {a.channel for a in rules.actions}
+        measures = [m.value for m in Measure] + list(resources)
+        seen: set[str] = set()
+        for index, constraint in enumerate(plan.constraints):
+            loc: Loc = ("constraints", index)
+            if constraint.name in seen:
+                report.at((*loc, "name"), "duplicate-constraint", f"constraint '{constraint.name}' is defined twice")
+            seen.add(constraint.name)
+            if constraint.measure not in measures:
+                guess = did_you_mean(constraint.measure, measures)
+                report.at((*loc, "measure"), "unknown-measure",
+                          f"unknown measure '{constraint.measure}'" + (f" (did you mean '{guess}'?)" if guess else ""),
+                          "measures: " + ", ".join(measures))
+            for channel in constraint.channels or []:
+                if channel not in channel_names:
+                    guess = did_you_mean(channel, channel_names)
+                    report.at((*loc, "channels"), "unknown-action",
+                              f"'{channel}' is not a channel or action" + (f" (did you mean '{guess}'?)" if guess else ""))
+            for key, target in (("where", where), ("share_of", share_of)):
+                raw = getattr(constraint, key)
+                if raw is not None:
+                    expr = compile_expression(report, (*loc, key), raw, scope)
+                    if expr is not None and expr.t != BOOLEAN:
+                        report.at((*loc, key), "type-mismatch", f"'{key}' must be true/false, got {expr.t.describe()}")
+                    elif expr is not None:
+                        target[index] = expr
+        errors = [d for d in report.diagnostics if d.severity is Severity.ERROR]
+        if errors:
+            raise RuleFileError(tuple(report.diagnostics), {**sources, **rules.sources})
+        return LoadedPlan(plan, self.path, rules, schema, terms, action_terms, where, share_of, tuple(resources))
+
+    def _number(self, loc: Loc, raw: float | str, scope: Scope) -> Expr | None:
+        expr = compile_expression(self.report, loc, raw, scope)
+        if expr is not None and not expr.t.is_numeric:
+            self.report.at(loc, "type-mismatch", f"expected a number, got {expr.t.describe()}")
+            return None
+        return expr
+
+
+def _per_user(frame: pl.DataFrame, exprs: dict[str, Expr]) -> dict[str, FloatArray]:
+    """Evaluate expressions over the users in one Polars select; missing values become NaN."""
+    if not exprs:
+        return {}
+    columns = [
+        (pl.lit(float(e.value)) if isinstance(e, Literal) else to_polars(e).cast(pl.Float64)).alias(f"e{i}")
+        for i, e in enumerate(exprs.values())
+    ]
+    out = frame.select(columns)
+    n = frame.height
+    arrays: dict[str, FloatArray] = {}
+    for i, key in enumerate(exprs):
+        series = out[f"e{i}"]
+        values = series.fill_null(np.nan).to_numpy().astype(np.float64, copy=False)
+        arrays[key] = np.broadcast_to(values, (n,)) if values.shape != (n,) else values
+    return arrays
+
+
+def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> PlanModel:
+    plan, rules = loaded.plan, loaded.rules
+    if decisions.height != cohort.height:
+        raise ValueError(f"decisions have {decisions.height} rows, the cohort {cohort.height}")
+    frame = pl.concat([cohort.frame, decisions.frame.drop(cohort.id_field)], how="horizontal")
+    for tag in rules.tags:  # has_tag() reads tag columns; make sure each exists even if no user has it
+        if tag_column(tag) not in frame.columns:
+            frame = frame.with_columns(pl.lit(False).alias(tag_column(tag)))
+    actions = [a for a in rules.action_ids if a in plan.actions]
+    channel_of = {a.id: a.channel for a in rules.actions}
+    n, a_count = frame.height, len(actions)
+    user = _per_user(frame, loaded.terms)
+    per_action = _per_user(frame, {f"{a}|{part}": e for (a, part), e in loaded.action_terms.items()})
+
+    def column(action: str, part: str, default: float = 0.0) -> FloatArray:
+        return per_action.get(f"{action}|{part}", np.full(n, default))
+
+    response = np.stack([column(a, "response") for a in actions], axis=1) if a_count else np.zeros((n, 0))
+    cost = np.stack([column(a, "cost") for a in actions], axis=1) if a_count else np.zeros((n, 0))
+    incentive = np.stack([column(a, "incentive") for a in actions], axis=1) if a_count else np.zeros((n, 0))
+    resources = np.stack([
+        np.stack([column(a, f"use:{r}") for a in actions], axis=1) for r in loaded.resources
+    ]) if loaded.resources and a_count else np.zeros((0, n, a_count))
+    loans = response * user["approval"][:, None]
+    lent = loans * user["amount"][:, None]
+    loss = lent * (user["pd"] * user["lgd"])[:, None]
+    spend = cost + loans * incentive
+    profit = lent * (user["margin"] * user["term"])[:, None] - loss - spend
+    measures = PlanMeasures(response, loans, lent, spend, loss, profit, resources)
+
+    order = [decisions.actions.index(a) for a in actions]
+    eligible: BoolArray = decisions.eligible_matrix()[:, order] if a_count else np.zeros((n, 0), dtype=bool)
+    value = profit if plan.objective is not Objective.LOANS else loans
+    known = np.isfinite(value) & np.isfinite(spend) & np.isfinite(loss) & (
+        np.isfinite(resources).all(axis=0) if loaded.resources else True)
+    unknown = int((eligible & ~known).sum())
+    eligible = eligible & known
+    clean = np.where(known, 1.0, 0.0)
+
+    weights, rhs, sense = [], [], []
+    channel_array = np.array([channel_of[a] for a in actions])
+    action_array = np.array(actions)
+    for index, constraint in enumerate(plan.constraints):
+        m = _measure(constraint, measures, loaded.resources)
+        in_channels = _channel_mask(constraint, channel_array, action_array, a_count)
+        counted = _user_mask(frame, loaded.where.get(index), n)[:, None] & in_channels[None, :]
+        row = np.nan_to_num(m * clean) * counted
+        if constraint.max_share is not None or constraint.min_share is not None:
+            share = constraint.max_share if constraint.max_share is not None else constraint.min_share
+            base = _user_mask(frame, loaded.share_of.get(index), n)[:, None] & in_channels[None, :]
+            row = row - float(share) * np.nan_to_num(m * clean) * base  # type: ignore[arg-type]
+            weights.append(row)
+            rhs.append(0.0)
+            sense.append(-1 if constraint.max_share is not None else 1)
+            continue
+        weights.append(row)
+        rhs.append(float(constraint.max if constraint.max is not None else constraint.min))  # type: ignore[arg-type]
+        sense.append(-1 if constraint.max is not None else 1)
+    weight = np.stack(weights) if weights else np.zeros((0, n, a_count))
+    problem = AllocationProblem(
+        np.where(known, value, 0.0), eligible, weight, np.asarray(rhs, dtype=np.float64),
+        np.asarray(sense, dtype=np.int8), tuple(c.name for c in plan.constraints), tuple(actions))
+    return PlanModel(loaded, problem, measures, decisions.frame[cohort.id_field],
+                     tuple(channel_of[a] for a in actions), unknown)
+
+
+def _measure(constraint: ConstraintPlan, measures: PlanMeasures, resources: tuple[str, ...]) -> FloatArray:
+    if constraint.measure in resources:
+        return measures.resources[resources.index(constraint.measure)]
+    return measures.of(Measure(constraint.measure))
+
+
+def _channel_mask(constraint: ConstraintPlan, channels: np.ndarray, actions: np.ndarray, count: int) -> BoolArray:
+    if constraint.channels is None:
+        return np.ones(count, dtype=bool)
+    wanted = list(constraint.channels)
+    mask: BoolArray = np.isin(channels, wanted) | np.isin(actions, wanted)
+    return mask
+
+
+def _user_mask(frame: pl.DataFrame, expr: Expr | None, n: int) -> BoolArray:
+    if expr is None:
+        return np.ones(n, dtype=bool)
+    mask: BoolArray = frame.select(to_polars(expr).fill_null(False)).to_series().to_numpy().astype(bool)
+    return mask
+
+
+__all__ = ["Kind", "LoadedPlan", "PlanMeasures", "PlanModel", "build_problem", "load_plan"]
