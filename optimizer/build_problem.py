@@ -118,14 +118,15 @@ class _Checker:
         from engine.compiler import field_type
 
         schema = dict(rules.schema)
-        for name, spec in plan.fields.items():
-            if name in schema and schema[name].type != field_type(spec.type, spec.values):
+        for name, field in plan.fields.items():
+            typ = field_type(field.type, field.values)
+            if name in schema and schema[name].type != typ:
                 report.at(("fields", name), "conflicting-field",
                           f"'{name}' is {schema[name].type.describe()} in the rules", key=True)
-            schema.setdefault(name, FieldInfo(
-                name, field_type(spec.type, spec.values), spec.min, spec.max,
-                tuple(spec.values) if spec.values and spec.type is not FieldType.CATEGORY else None,
-                spec.nullable, spec.required, spec.pii, spec.label, f"{self.path}:{report.doc.key_span(('fields', name)).line}"))
+            allowed = tuple(field.values) if field.values and field.type is not FieldType.CATEGORY else None
+            declared = f"{self.path}:{report.doc.key_span(('fields', name)).line}"
+            schema.setdefault(name, FieldInfo(name, typ, field.min, field.max, allowed, field.nullable,
+                                              field.required, field.pii, field.label, declared))
         names: dict[str, Type] = {n: f.type for n, f in schema.items()}
         names.update(rules.outputs)
         scope = Scope(names, frozenset(rules.tags))
@@ -140,8 +141,9 @@ class _Checker:
         for action, spec in plan.actions.items():
             if action not in known:
                 guess = did_you_mean(action, known)
+                suggestion = f" (did you mean '{guess}'?)" if guess else ""
                 report.at(("actions", action), "unknown-action",
-                          f"'{action}' is not an action of {rules.path}" + (f" (did you mean '{guess}'?)" if guess else ""),
+                          f"'{action}' is not an action of {rules.path}{suggestion}",
                           "actions: " + ", ".join(rules.action_ids), key=True)
                 continue
             for part in ("response", "cost", "incentive"):
@@ -171,8 +173,9 @@ class _Checker:
             for channel in constraint.channels or []:
                 if channel not in channel_names:
                     guess = did_you_mean(channel, channel_names)
+                    suggestion = f" (did you mean '{guess}'?)" if guess else ""
                     report.at((*loc, "channels"), "unknown-action",
-                              f"'{channel}' is not a channel or action" + (f" (did you mean '{guess}'?)" if guess else ""))
+                              f"'{channel}' is not a channel or action{suggestion}")
             for key, target in (("where", where), ("share_of", share_of)):
                 raw = getattr(constraint, key)
                 if raw is not None:
@@ -260,9 +263,9 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
         counted = _user_mask(frame, loaded.where.get(index), n)[:, None] & in_channels[None, :]
         row = np.nan_to_num(m * clean) * counted
         if constraint.max_share is not None or constraint.min_share is not None:
-            share = constraint.max_share if constraint.max_share is not None else constraint.min_share
+            share = float(constraint.max_share if constraint.max_share is not None else constraint.min_share or 0.0)
             base = _user_mask(frame, loaded.share_of.get(index), n)[:, None] & in_channels[None, :]
-            row = row - float(share) * np.nan_to_num(m * clean) * base  # type: ignore[arg-type]
+            row = row - share * np.nan_to_num(m * clean) * base
             weights.append(row)
             rhs.append(0.0)
             sense.append(-1 if constraint.max_share is not None else 1)
@@ -280,7 +283,8 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
 
 def _measure(constraint: ConstraintPlan, measures: PlanMeasures, resources: tuple[str, ...]) -> FloatArray:
     if constraint.measure in resources:
-        return measures.resources[resources.index(constraint.measure)]
+        per_contact: FloatArray = measures.resources[resources.index(constraint.measure)]
+        return per_contact
     return measures.of(Measure(constraint.measure))
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import highspy
 import numpy as np
 
+from optimizer.highs_instance import new_highs
 from optimizer.problem import FloatArray
 
 
@@ -49,8 +50,7 @@ class CuttingPlaneModel:
         lp.a_matrix_.start_ = starts
         lp.a_matrix_.index_ = np.tile(np.arange(m, dtype=np.int32), cols)
         lp.a_matrix_.value_ = dense.T.reshape(-1).astype(np.float64)
-        solver = highspy.Highs()
-        solver.setOptionValue("output_flag", False)
+        solver = new_highs()
         solver.passModel(lp)
         solver.run()
         solution = np.asarray(solver.getSolution().col_value)

@@ -14,6 +14,7 @@ import numpy as np
 
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.feasibility import check_feasible
+from optimizer.highs_instance import new_highs
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 
 
@@ -70,8 +71,7 @@ def build_highs_model(problem: AllocationProblem, integer: bool = True) -> Highs
 def _solver(time_limit: float, mip_gap: float) -> highspy.Highs:
     # No per-instance "threads": HiGHS keeps one global scheduler, and an instance asking for a different
     # thread count than an earlier one refuses to run (its status stays "not set").
-    solver = highspy.Highs()
-    solver.setOptionValue("output_flag", False)
+    solver = new_highs()
     solver.setOptionValue("time_limit", float(time_limit))
     solver.setOptionValue("mip_rel_gap", mip_gap)
     return solver
