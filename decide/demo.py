@@ -11,11 +11,15 @@ from rich.table import Table
 
 from decide import render
 from decide.example_data import write_cohort
+from decide.optimize_commands import print_summary, solve_plan
 from engine import Cohort, apply_file, explain_user, load_ruleset, run_tests
+from engine.atomic_write import atomic_path
 from engine.explain import render_text
+from optimizer.build_problem import build_problem, load_plan
 
 PROJECT = Path(__file__).resolve().parent.parent
 RULESETS = PROJECT / "rulesets"
+PLANS = PROJECT / "plans"
 GERMAN_CREDIT = PROJECT.parent / "shared" / "data" / "german-credit" / "german_credit.csv"
 
 
@@ -63,8 +67,20 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
             ruleset.schema, ruleset.id_field, str(cohort_path))
         console.print(render_text(explain_user(ruleset, sample, user), ruleset), markup=False)
 
+    console.rule("5. allocate the spring campaign's budget and call-centre capacity")
+    plan_path = PLANS / "spring_campaign.yaml"
+    loaded = load_plan(plan_path)
+    cohort = Cohort.load(cohort_path, loaded.schema, loaded.rules.id_field)
+    model = build_problem(loaded, cohort, loaded.rules.apply(cohort))
+    summary, allocation = solve_plan(model, "auto", time_limit=120.0, gap=1e-4)
+    allocation_path = out / "allocation.parquet"
+    with atomic_path(allocation_path) as tmp:
+        allocation.write_parquet(tmp)
+    print_summary(console, summary)
+    console.print(f"wrote {allocation_path}", markup=False)
+
     if GERMAN_CREDIT.exists():
-        console.rule("5. real data: German Credit (UCI), tiers against the observed bad rate")
+        console.rule("6. real data: German Credit (UCI), tiers against the observed bad rate")
         console.print(german_credit_table(RULESETS / "german_credit" / "german_credit.yaml", GERMAN_CREDIT))
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; files in {out}/", markup=False)
 

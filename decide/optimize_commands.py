@@ -62,8 +62,11 @@ def print_summary(console: Console, summary: PlanSummary) -> None:
     for column in ("constraint", "used", "limit", "use", "price"):
         limits.add_column(column, justify="left" if column == "constraint" else "right")
     for c in summary.constraints:
-        share = f"{c.used / c.limit:.1%}" if c.limit else "-"
-        limits.add_row(c.name, f"{c.used:,.1f}", f"{c.sense} {c.limit:,.1f}", share, f"{c.price:,.4g}")
+        if c.share:
+            limits.add_row(c.name, f"{c.used:.1%} share", f"{c.sense} {c.limit:.1%}", "-", f"{c.price:,.4g}")
+            continue
+        use = f"{c.used / c.limit:.1%}" if c.limit else "-"
+        limits.add_row(c.name, f"{c.used:,.1f}", f"{c.sense} {c.limit:,.1f}", use, f"{c.price:,.4g}")
     console.print(limits)
     if summary.unknown_terms:
         console.print(f"note: {summary.unknown_terms:,} (user, action) pairs had a missing term and were not "

@@ -76,6 +76,17 @@ class PlanModel:
     user_ids: pl.Series
     channels: tuple[str, ...]  # (A,) channel of each action
     unknown_terms: int  # (user, action) pairs made ineligible because a term was missing
+    shares: tuple[ShareParts, ...] = ()  # share constraints, to report the share itself
+
+
+@dataclass(frozen=True)
+class ShareParts:
+    """A share constraint's numerator and denominator rows, (N, A) each: share = Σ num·x / Σ den·x."""
+
+    constraint: int
+    limit: float
+    numerator: FloatArray
+    denominator: FloatArray
 
 
 def load_plan(path: str | Path) -> LoadedPlan:
@@ -255,6 +266,7 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
     clean = np.where(known, 1.0, 0.0)
 
     weights, rhs, sense = [], [], []
+    shares: list[ShareParts] = []
     channel_array = np.array([channel_of[a] for a in actions])
     action_array = np.array(actions)
     for index, constraint in enumerate(plan.constraints):
@@ -265,7 +277,9 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
         if constraint.max_share is not None or constraint.min_share is not None:
             share = float(constraint.max_share if constraint.max_share is not None else constraint.min_share or 0.0)
             base = _user_mask(frame, loaded.share_of.get(index), n)[:, None] & in_channels[None, :]
-            row = row - share * np.nan_to_num(m * clean) * base
+            denominator = np.nan_to_num(m * clean) * base
+            shares.append(ShareParts(index, share, row, denominator))
+            row = row - share * denominator
             weights.append(row)
             rhs.append(0.0)
             sense.append(-1 if constraint.max_share is not None else 1)
@@ -278,7 +292,7 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
         np.where(known, value, 0.0), eligible, weight, np.asarray(rhs, dtype=np.float64),
         np.asarray(sense, dtype=np.int8), tuple(c.name for c in plan.constraints), tuple(actions))
     return PlanModel(loaded, problem, measures, decisions.frame[cohort.id_field],
-                     tuple(channel_of[a] for a in actions), unknown)
+                     tuple(channel_of[a] for a in actions), unknown, tuple(shares))
 
 
 def _measure(constraint: ConstraintPlan, measures: PlanMeasures, resources: tuple[str, ...]) -> FloatArray:

@@ -29,6 +29,7 @@ class ConstraintLine(BaseModel):
     used: float
     limit: float
     price: float  # the marginal value of one more unit of the limit (0 when slack)
+    share: bool = False  # used and limit are shares (0-1) of the measure, not amounts
 
 
 class PlanSummary(BaseModel):
@@ -84,6 +85,16 @@ def summarize_plan(model: PlanModel, allocation: Allocation, frame: pl.DataFrame
     problem = model.problem
     usage = problem.usage_of(allocation.action)
     prices = allocation.prices if allocation.prices.size == problem.constraints else np.zeros(problem.constraints)
+    lines = [ConstraintLine(name=name, sense="≤" if sense < 0 else "≥", used=float(u), limit=float(b),
+                            price=float(price))
+             for name, sense, u, b, price in zip(problem.constraint_names, problem.sense, usage, problem.rhs, prices,
+                                                 strict=True)]
+    for parts in model.shares:
+        top, bottom = problem.objective_of_rows(parts.numerator, allocation.action), problem.objective_of_rows(
+            parts.denominator, allocation.action)
+        line = lines[parts.constraint]
+        lines[parts.constraint] = line.model_copy(update={
+            "used": top / bottom if bottom else 0.0, "limit": parts.limit, "share": True})
     return PlanSummary(
         plan=model.loaded.plan.plan,
         users=problem.users,
@@ -95,9 +106,6 @@ def summarize_plan(model: PlanModel, allocation: Allocation, frame: pl.DataFrame
         seconds=allocation.seconds,
         channels=[ChannelLine(channel=str(c), contacts=int(n), spend=float(s), responses=float(r), loans=float(ln),
                               profit=float(p)) for c, n, s, r, ln, p in by_channel.iter_rows()],
-        constraints=[ConstraintLine(name=name, sense="≤" if sense < 0 else "≥", used=float(u), limit=float(b),
-                                    price=float(price))
-                     for name, sense, u, b, price in zip(problem.constraint_names, problem.sense, usage, problem.rhs,
-                                                         prices, strict=True)],
+        constraints=lines,
         unknown_terms=model.unknown_terms,
     )

@@ -109,6 +109,11 @@ class AllocationProblem:
         rows = np.nonzero(taken)[0]
         return float(self.value[rows, action[taken]].sum())
 
+    def objective_of_rows(self, matrix: FloatArray, action: IntArray) -> float:
+        """Σ_u matrix[u, action[u]] over users who take an action: any (N, A) measure of a plan."""
+        taken = action >= 0
+        return float(matrix[np.nonzero(taken)[0], action[taken]].sum())
+
     def usage_of(self, action: IntArray) -> FloatArray:
         """(K,) left-hand side Σ w_k·x of every constraint for a plan."""
         taken = action >= 0
