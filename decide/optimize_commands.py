@@ -17,6 +17,7 @@ from engine.cohort import CohortError, CohortProblem
 from optimizer.allocation import SolveStatus
 from optimizer.build_problem import PlanModel, build_problem, load_plan
 from optimizer.feasibility import check_feasible
+from optimizer.infeasibility import explain_infeasible
 from optimizer.plan_summary import PlanSummary, allocation_frame, summarize_plan
 from optimizer.solve_exact_highs import HighsExactSolver
 from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver
@@ -37,13 +38,26 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float) -> 
               else LagrangianSolver(LagrangianOptions(gap=gap, time_limit=time_limit)))
     allocation = solver.solve(problem)
     if allocation.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
-        raise PlanNotSolved(f"{allocation.status.value}: {allocation.message or 'no feasible plan found'}")
+        raise PlanNotSolved(_why_not(model, allocation.status, allocation.message))
     violations = check_feasible(problem, allocation.action)
     if violations:  # never write a plan our own checker rejects, whatever the solver said
         raise PlanNotSolved("the solver's plan fails the feasibility check: " +
                             "; ".join(v.message for v in violations))
     frame = allocation_frame(model, allocation)
     return summarize_plan(model, allocation, frame), frame
+
+
+def _why_not(model: PlanModel, status: SolveStatus, message: str) -> str:
+    """The conflicting constraints, each at its place in the plan file, or the solver's own words."""
+    conflicts = explain_infeasible(model.problem)
+    if not conflicts:
+        reason = message or "the constraints conflict jointly; no pair of them alone explains it"
+        return f"{model.loaded.path}: {status.value}: {reason}"
+    lines = []
+    for conflict in conflicts:
+        line, column = model.loaded.constraint_positions[conflict.constraints[0]]
+        lines.append(f"{model.loaded.path}:{line}:{column}: infeasible: {conflict.message} [constraints-conflict]")
+    return "\n".join(lines)
 
 
 def print_summary(console: Console, summary: PlanSummary) -> None:
@@ -102,7 +116,8 @@ def optimize(
         try:
             summary, frame = solve_plan(model, method, time_limit, gap)
         except PlanNotSolved as err:
-            console.print(f"error: {err}", markup=False)
+            console.print(str(err), markup=False)
+            console.print("no plan was written", markup=False)
             raise typer.Exit(render.USER_ERROR) from None
         with atomic_path(out) as tmp:
             if out.suffix.lower() == ".csv":

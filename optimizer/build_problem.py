@@ -45,6 +45,7 @@ class LoadedPlan:
     where: dict[int, Expr]  # constraint index → filter
     share_of: dict[int, Expr]
     resources: tuple[str, ...]
+    constraint_positions: tuple[tuple[int, int], ...] = ()  # (line, column) of each constraint in the plan
 
 
 @dataclass(frozen=True)
@@ -198,7 +199,10 @@ class _Checker:
         errors = [d for d in report.diagnostics if d.severity is Severity.ERROR]
         if errors:
             raise RuleFileError(tuple(report.diagnostics), {**sources, **rules.sources})
-        return LoadedPlan(plan, self.path, rules, schema, terms, action_terms, where, share_of, tuple(resources))
+        positions = tuple((report.doc.span(("constraints", i)).line, report.doc.span(("constraints", i)).column)
+                          for i in range(len(plan.constraints)))
+        return LoadedPlan(plan, self.path, rules, schema, terms, action_terms, where, share_of, tuple(resources),
+                          positions)
 
     def _number(self, loc: Loc, raw: float | str, scope: Scope) -> Expr | None:
         expr = compile_expression(self.report, loc, raw, scope)

@@ -106,5 +106,16 @@ def test_infeasible_plan_exits_2_and_writes_nothing(runner: CliRunner, cohort: P
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "infeasible" in result.output
+    assert "plan.yaml:91:5: infeasible: prime_telesales: the minimum 3,000,000 cannot be reached" in result.output
+    assert "[constraints-conflict]" in result.output
+    assert not out.exists()
+
+
+def test_conflicting_pair_names_both_constraints_and_amounts(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
+    plan = _write_plan(tmp_path, "    max: 63000", "    max: 100")
+    out = tmp_path / "allocation.parquet"
+    result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "infeasible: prime_telesales = 40 needs at least 240 of agent_minutes, but agent_minutes is limited to 100" \
+        in result.output
     assert not out.exists()
