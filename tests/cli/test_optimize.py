@@ -84,7 +84,8 @@ def test_plan_model_exact_and_lagrangian_agree(cohort: Path, plan: Path) -> None
     [
         pytest.param("measure: agent_minutes", "measure: agent_minute", "unknown measure 'agent_minute' (did you mean "
                      "'agent_minutes'?) [unknown-measure]", id="typo-in-measure"),
-        pytest.param("  telesales_coupon:\n", "  telesale_coupon:\n", "'telesale_coupon' is not an action", id="action"),
+        pytest.param("  telesales_coupon:\n", "  telesale_coupon:\n", "'telesale_coupon' is not an action",
+                     id="action"),
         pytest.param("where: \"tier == 'watch'\"", "where: \"tier == 'wach'\"", "'wach' is not a value of 'tier'",
                      id="category"),
         pytest.param("    max: 63000", "    max: 63000\n    min: 10", "give exactly one of max, min", id="two-bounds"),
