@@ -14,7 +14,7 @@ import typer
 from decide import render
 from decide.cohort_commands import cohort_app
 from decide.demo import run_demo
-from decide.optimize_commands import optimize
+from decide.optimize_commands import frontier_command, optimize
 from decide.rules_commands import rules_app
 
 app = typer.Typer(
@@ -28,6 +28,7 @@ app = typer.Typer(
 app.add_typer(rules_app, name="rules")
 app.add_typer(cohort_app, name="cohort")
 app.command("optimize")(optimize)
+app.command("frontier")(frontier_command)
 
 
 @app.command()

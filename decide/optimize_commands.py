@@ -7,6 +7,7 @@ from typing import Annotated
 
 import polars as pl
 import typer
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -17,8 +18,11 @@ from engine.cohort import CohortError, CohortProblem
 from optimizer.allocation import SolveStatus
 from optimizer.build_problem import PlanModel, build_problem, load_plan
 from optimizer.feasibility import check_feasible
+from optimizer.frontier import frontier, grid
 from optimizer.infeasibility import explain_infeasible
+from optimizer.plan_file import Objective
 from optimizer.plan_summary import PlanSummary, allocation_frame, summarize_plan
+from optimizer.ratio_objective import solve_ratio
 from optimizer.solve_exact_highs import HighsExactSolver
 from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver
 
@@ -36,7 +40,10 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float) -> 
         chosen = "exact-highs" if problem.users <= EXACT_MAX_USERS else "lagrangian"
     solver = (HighsExactSolver(time_limit=time_limit) if chosen == "exact-highs"
               else LagrangianSolver(LagrangianOptions(gap=gap, time_limit=time_limit)))
-    allocation = solver.solve(problem)
+    if model.loaded.plan.objective is Objective.ROI:
+        allocation = solve_ratio(problem, model.measures.spend, solver.solve).allocation
+    else:
+        allocation = solver.solve(problem)
     if allocation.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
         raise PlanNotSolved(_why_not(model, allocation.status, allocation.message))
     violations = check_feasible(problem, allocation.action)
@@ -126,3 +133,47 @@ def optimize(
                 frame.write_parquet(tmp)
     print_summary(console, summary)
     console.print(f"wrote {out}", markup=False)
+
+
+def frontier_command(
+    plan: Annotated[Path, typer.Option(help="plan file (YAML)", show_default=False)],
+    cohort: Annotated[Path, typer.Option(help="cohort: .csv, .parquet or a folder of .parquet", show_default=False)],
+    constraint: Annotated[str, typer.Option(help="the limit to vary, by its name in the plan", show_default=False)],
+    low: Annotated[float, typer.Option("--from", help="first limit", show_default=False)],
+    high: Annotated[float, typer.Option("--to", help="last limit", show_default=False)],
+    steps: Annotated[int, typer.Option(help="points on the grid")] = 6,
+    gap: Annotated[float, typer.Option(help="target certified gap per point")] = 1e-4,
+) -> None:
+    """Expected profit, loans and loss against one limit (a budget, a capacity) over a grid: the what-if.
+
+    Each point is solved with its own certified gap; each warm-starts the next from its prices.
+
+    Example: decide frontier --plan plans/spring_campaign.yaml --cohort out/demo/cohort.parquet
+    --constraint total_budget --from 50000 --to 300000 --steps 6
+    """
+    console = render.console()
+    with render.user_errors(console):
+        loaded = load_plan(plan)
+        names = [c.name for c in loaded.plan.constraints]
+        if constraint not in names:
+            raise CohortError("--constraint", [CohortProblem("bad-option", "constraint", (
+                f"no constraint '{constraint}' in {loaded.path}; constraints: {', '.join(names)}"))])
+        users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
+        model = build_problem(loaded, users, loaded.rules.apply(users))
+        points = frontier(model.problem, names.index(constraint), grid(low, high, steps),
+                          LagrangianOptions(gap=gap))
+    table = Table(title=f"{loaded.plan.plan}: expected figures against the limit of {constraint}",
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in ("limit", "profit", "bound", "gap", "loans", "loss", "contacts", "price"):
+        table.add_column(column, justify="right")
+    k = names.index(constraint)
+    for point in points:
+        a = point.allocation
+        if a.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
+            table.add_row(f"{point.limit:,.0f}", a.status.value, "", "", "", "", "", "")
+            continue
+        loans = model.problem.objective_of_rows(model.measures.loans, a.action)
+        loss = model.problem.objective_of_rows(model.measures.loss, a.action)
+        table.add_row(f"{point.limit:,.0f}", f"{a.objective:,.0f}", f"{a.bound:,.0f}", f"{a.gap:.3%}",
+                      f"{loans:,.1f}", f"{loss:,.0f}", f"{int((a.action >= 0).sum()):,}", f"{a.prices[k]:.4g}")
+    console.print(table)

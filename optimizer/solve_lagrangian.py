@@ -47,7 +47,8 @@ class LagrangianSolver:
     def __init__(self, options: LagrangianOptions | None = None) -> None:
         self.options = options or LagrangianOptions()
 
-    def solve(self, problem: AllocationProblem) -> Allocation:
+    def solve(self, problem: AllocationProblem, start: FloatArray | None = None) -> Allocation:
+        """Solve; `start` warm-starts the prices (e.g. from the previous point of a frontier)."""
         started = time.perf_counter()
         opts = self.options
         oracle = DualOracle(problem)
@@ -59,11 +60,11 @@ class LagrangianSolver:
                               result.usage, 1)
         scale = _price_scale(problem)
         model = CuttingPlaneModel(k)
-        center: FloatArray = np.zeros(k)
+        center: FloatArray = np.zeros(k) if start is None else np.maximum(np.asarray(start, dtype=np.float64), 0.0)
         at_center = oracle.evaluate(center)
         model.add(center, at_center.dual_value, at_center.subgradient)
         bound = at_center.dual_value
-        radius = 1.0
+        radius = 1.0 if start is None else 0.25  # a warm start is near: begin with a smaller box
         # Any feasible plan is worth at least this; a dual value below it proves that no plan is feasible.
         floor = float(np.where(problem.eligible, np.minimum(problem.value, 0.0), 0.0).min(axis=1, initial=0.0).sum())
         best_plan: IntArray | None = None
@@ -130,5 +131,6 @@ class LagrangianSolver:
         return plan if not check_feasible(problem, plan) else None
 
 
-def solve_lagrangian(problem: AllocationProblem, options: LagrangianOptions | None = None) -> Allocation:
-    return LagrangianSolver(options).solve(problem)
+def solve_lagrangian(problem: AllocationProblem, options: LagrangianOptions | None = None,
+                     start: FloatArray | None = None) -> Allocation:
+    return LagrangianSolver(options).solve(problem, start)

@@ -1,0 +1,132 @@
+"""The watchdog stops a solver that does not return (and the programs it started), passes a finished answer
+through unchanged, and reports a crash or an exception in the child for what it is."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from optimizer.allocation import Allocation, SolveStatus
+from optimizer.feasibility import check_feasible
+from optimizer.problem import AllocationProblem
+from optimizer.solve_exact_highs import HighsExactSolver
+from optimizer.solver_protocol import SolverUnavailable
+from optimizer.watchdog import SolverProcessError, Watchdog, load_problem, save_problem
+from tests.optimizer.test_lagrangian_bound import marketing_problem
+
+# The helper solvers below are pickled into a spawned child, which imports this module by name to rebuild them.
+
+
+@dataclass(frozen=True)
+class SleepingSolver:
+    """Ignores every limit, as CBC and HiGHS did at 100,000 users: sleeps in a program of its own (like CBC)
+    after writing that program's pid where the test can find it."""
+
+    pid_file: str
+    seconds: float = 120.0
+    name: str = "sleeper"
+
+    def solve(self, problem: AllocationProblem) -> Allocation:
+        helper = subprocess.Popen([sys.executable, "-c", f"import time; time.sleep({self.seconds})"])
+        Path(self.pid_file).write_text(str(helper.pid))
+        time.sleep(self.seconds)
+        raise AssertionError("the watchdog should have stopped this solver")
+
+
+@dataclass(frozen=True)
+class FailingSolver:
+    error: str
+    name: str = "failing"
+
+    def solve(self, problem: AllocationProblem) -> Allocation:
+        if self.error == "unavailable":
+            raise SolverUnavailable(self.name, "its backend is not installed")
+        if self.error == "crash":
+            os._exit(3)  # as a native crash would: no exception, no answer
+        raise ValueError("a bug in the solver")
+
+
+def _gone(pid: int) -> bool:
+    """True once the process has ended (a zombie left for a PID 1 that never reaps counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, IndexError):
+        return True
+    return state in ("Z", "X")
+
+
+@pytest.fixture(scope="module")
+def problem() -> AllocationProblem:
+    return marketing_problem(40, seed=11)
+
+
+def test_a_solver_that_does_not_return_is_stopped_with_its_helpers(problem: AllocationProblem,
+                                                                   tmp_path: Path) -> None:
+    pid_file = tmp_path / "helper.pid"
+    started = time.perf_counter()
+    result = Watchdog(SleepingSolver(str(pid_file)), deadline=2.0).solve(problem)
+    elapsed = time.perf_counter() - started
+    assert result.status is SolveStatus.NO_SOLUTION
+    assert result.method == "sleeper"
+    assert "stopped by the watchdog at its 2 s deadline" in result.message
+    assert (result.action == -1).all() and result.objective == float("-inf")
+    assert elapsed < 2.0 + 10.0  # the deadline, plus killing and reaping
+    helper_pid = int(pid_file.read_text())
+    deadline = time.monotonic() + 5.0
+    while not _gone(helper_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(helper_pid), "the solver's own helper process outlived the watchdog"
+
+
+@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
+def test_a_finished_answer_comes_back_unchanged(problem: AllocationProblem, start_method: str) -> None:
+    direct = HighsExactSolver(time_limit=30).solve(problem)
+    watched = Watchdog(HighsExactSolver(time_limit=30), deadline=60.0,
+                       start_method="spawn" if start_method == "spawn" else "forkserver").solve(problem)
+    assert watched.status is direct.status is SolveStatus.OPTIMAL
+    np.testing.assert_array_equal(watched.action, direct.action)
+    assert watched.objective == direct.objective
+    assert watched.bound == direct.bound
+    assert check_feasible(problem, watched.action) == []
+
+
+def test_an_exception_in_the_child_is_raised_with_its_traceback(problem: AllocationProblem) -> None:
+    with pytest.raises(SolverProcessError, match=r"(?s)failing failed in its watchdog process.*a bug in the solver"):
+        Watchdog(FailingSolver("bug"), deadline=30.0).solve(problem)
+
+
+def test_an_unavailable_backend_stays_unavailable(problem: AllocationProblem) -> None:
+    with pytest.raises(SolverUnavailable) as caught:
+        Watchdog(FailingSolver("unavailable"), deadline=30.0).solve(problem)
+    assert caught.value.solver == "failing"
+    assert caught.value.reason == "its backend is not installed"
+
+
+def test_a_child_that_dies_gives_no_plan_and_says_how(problem: AllocationProblem) -> None:
+    result = Watchdog(FailingSolver("crash"), deadline=30.0).solve(problem)
+    assert result.status is SolveStatus.NO_SOLUTION
+    assert "ended without an answer: exit code 3" in result.message
+
+
+def test_the_problem_file_round_trips(problem: AllocationProblem, tmp_path: Path) -> None:
+    named = AllocationProblem.from_arrays(problem.value, problem.eligible, problem.weight, problem.rhs,
+                                          problem.sense, ("预算", "call minutes", "lines", "loss"),
+                                          ("电销", "ai_call", "sms", "wechat", "voice bot", "app"))
+    path = tmp_path / "problem.npz"
+    save_problem(named, path)
+    back = load_problem(path)
+    for field in ("value", "eligible", "weight", "rhs", "sense"):
+        np.testing.assert_array_equal(getattr(back, field), getattr(named, field))
+    assert back.constraint_names == named.constraint_names
+    assert back.action_names == named.action_names
