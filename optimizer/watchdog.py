@@ -147,6 +147,13 @@ class Watchdog:
 
     def _died(self, problem: AllocationProblem, started: float, exitcode: int | None) -> Allocation:
         how = f"killed by signal {-exitcode}" if exitcode is not None and exitcode < 0 else f"exit code {exitcode}"
-        hint = " (perhaps out of memory)" if exitcode == -signal.SIGKILL else ""
+        hint = ""
+        if exitcode == -signal.SIGKILL:
+            hint = " (perhaps out of memory)"
+        elif exitcode == 1:
+            # The usual cause: a script without a main guard, which the child re-runs when it imports it.
+            hint = (" before solving; its error is on stderr. If a script calls the solver, it must do so under "
+                    f"`if __name__ == \"__main__\":`: the '{self.start_method}' start method imports the main module "
+                    "in the child")
         return self._empty(problem, started,
                            f"the {self.solver.name} process ended without an answer: {how}{hint}; no plan")

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from optimizer import solvers
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem
@@ -130,3 +131,18 @@ def test_the_problem_file_round_trips(problem: AllocationProblem, tmp_path: Path
         np.testing.assert_array_equal(getattr(back, field), getattr(named, field))
     assert back.constraint_names == named.constraint_names
     assert back.action_names == named.action_names
+
+
+def test_auto_falls_back_to_the_dual_when_the_mip_is_stopped(problem: AllocationProblem, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A MIP that never returns (as HiGHS at 100,000 users): auto's watchdog stops it at 75 % of the time limit
+    and the Lagrangian answers in the time left."""
+    sleeper = SleepingSolver(str(tmp_path / "helper.pid"), name="exact-highs")
+    stuck = solvers.SolverInfo("exact-highs", True, "never returns", lambda _limit: sleeper)
+    monkeypatch.setattr(solvers, "REGISTRY", (stuck, solvers.solver_info("lagrangian")))
+    assert solvers.auto_method(problem, time_limit=4.0) == "exact-highs"
+    result = solvers.solve(problem, time_limit=4.0)
+    assert result.method == "lagrangian"
+    assert result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+    assert check_feasible(problem, result.action) == []
+    assert result.message.startswith("auto: exact-highs gave no plan (stopped by the watchdog at its 3 s deadline")

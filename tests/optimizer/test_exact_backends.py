@@ -1,0 +1,59 @@
+"""What is particular to one backend: PuLP's status string after a CBC time-out, and CP-SAT's integer scaling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from optimizer.allocation import SolveStatus
+from optimizer.feasibility import check_feasible
+from optimizer.problem import AllocationProblem
+from tests.optimizer.test_lagrangian_bound import marketing_problem
+
+
+def test_a_cbc_time_out_is_not_reported_optimal() -> None:
+    """PuLP says "Optimal" when CBC stops at its time limit with a plan; only sol_status tells the truth."""
+    pulp = pytest.importorskip("pulp", reason="PuLP not installed")
+    from optimizer.solve_exact_pulp import PulpCbcSolver, build_pulp_model, cbc_command
+
+    problem = marketing_problem(3000, seed=3000)
+    prob, _ = build_pulp_model(problem)
+    prob.solve(cbc_command(time_limit=0.5, mip_gap=1e-9, threads=1))
+    if prob.sol_status == pulp.LpSolutionOptimal:
+        pytest.skip("CBC proved optimality within 0.5 s on this machine: no time-out to observe")
+    assert pulp.LpStatus[prob.status] == "Optimal"  # the lesson from solver-notes, still true of this PuLP
+    result = PulpCbcSolver(time_limit=0.5, mip_gap=1e-9).solve(problem)
+    assert result.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
+    assert result.bound == float("inf")  # PuLP reads no bound back from CBC
+    if result.status is SolveStatus.FEASIBLE:
+        assert check_feasible(problem, result.action) == []
+
+
+@pytest.mark.parametrize(("values", "exponent", "exact"), [
+    pytest.param([3.0, -12.0, 250.0], 0, True, id="integers"),
+    pytest.param([0.25, 1.5, 12.75], 2, True, id="decimals"),
+    pytest.param([1e12, 3e12], -7, True, id="large-round-numbers"),
+    pytest.param([1 / 3, 2 / 3, 75.123456789], 4, False, id="six-significant-digits-of-the-largest"),
+])
+def test_decimal_scale(values: list[float], exponent: int, exact: bool) -> None:
+    pytest.importorskip("ortools", reason="ortools not installed")
+    from optimizer.solve_exact_ortools import decimal_scale
+
+    scale = decimal_scale(np.array(values), digits=6)
+    assert (scale.exponent, scale.exact) == (exponent, exact)
+
+
+def test_cpsat_rounds_rows_towards_feasibility() -> None:
+    """Three users of weight 1.0000004 under a limit of 3.0000011: taking all three breaks the row by 1e-7.
+    Rounded to nearest at six digits (100000 each, limit 300000) CP-SAT would take all three; rounded towards
+    feasibility (100001 each, limit 300000) it takes two, which is the true optimum."""
+    pytest.importorskip("ortools", reason="ortools not installed")
+    from optimizer.solve_exact_ortools import CpSatSolver
+
+    problem = AllocationProblem.from_arrays(np.ones((3, 1)), None, np.full((1, 3, 1), 1.0000004), [3.0000011],
+                                            [-1])
+    result = CpSatSolver(time_limit=10).solve(problem)
+    assert check_feasible(problem, result.action) == []
+    assert result.objective == 2.0
+    assert result.bound >= 2.0
+    assert "rows × 10^5" in result.message
