@@ -76,8 +76,10 @@ class _Plan:
 
     def _stage(self, lf: pl.LazyFrame, si: int, stage: RulesetStage) -> pl.LazyFrame:
         # has_tag() of a tag no earlier stage gives is false, as in the reference (a ruleset checked alone).
-        unknown = {t for rule in stage.rules for t in tags_in(rule.when)} - set(self.tags)
-        unknown |= {t for _, expr in stage.derived for t in tags_in(expr)} - set(self.tags)
+        outcomes = [r.outcome for r in stage.rules] + ([stage.default] if stage.default else [])
+        exprs = [rule.when for rule in stage.rules] + [e for _, e in stage.derived]
+        exprs += [e for outcome in outcomes for _, e in outcome.values]
+        unknown = {t for expr in exprs for t in tags_in(expr)} - set(self.tags)
         if unknown:
             lf = lf.with_columns([pl.lit(False).alias(tag_column(t)) for t in sorted(unknown)])
         for level in _derived_levels(stage):
