@@ -30,7 +30,10 @@ class LagrangianOptions:
 
 
 def _price_scale(problem: AllocationProblem) -> FloatArray:
-    """A typical price per constraint (value per unit of weight), to size the first trust region."""
+    """A typical price per constraint (value per unit of weight), to size the first trust region.
+
+    Measured: a median over a 65,536-user sample instead of all users changed the first box enough to cost
+    8 more passes at 1,000,000 users, more than the 0.4 s the full median takes."""
     scale = np.ones(problem.constraints)
     positive = problem.eligible & (problem.value > 0)
     for k in range(problem.constraints):
@@ -69,6 +72,7 @@ class LagrangianSolver:
         floor = float(np.where(problem.eligible, np.minimum(problem.value, 0.0), 0.0).min(axis=1, initial=0.0).sum())
         best_plan: IntArray | None = None
         best_value = -np.inf
+        next_attempt = np.inf  # build a plan only once the bound is at or below this
         best_prices = center
         for iteration in range(1, opts.max_passes + 1):
             lower = np.maximum(center - radius * scale, 0.0)
@@ -85,16 +89,23 @@ class LagrangianSolver:
                                   time.perf_counter() - started, candidate, result.usage, oracle.passes,
                                   "the dual is unbounded: no plan satisfies every constraint")
             decrease = at_center.dual_value - predicted
+            on_edge = bool(np.any(np.isclose(candidate, upper) | (np.isclose(candidate, lower) & (lower > 0))))
             if result.dual_value <= at_center.dual_value - opts.serious_fraction * decrease:
-                on_edge = np.any(np.isclose(candidate, upper) | (np.isclose(candidate, lower) & (lower > 0)))
                 center, at_center = candidate, result
                 if on_edge:
                     radius = min(radius * 2.0, 1e9)
             else:
                 radius = max(radius * 0.5, 1e-9)
-            # A plan costs a repair and a fill: build one only once the dual has nearly settled.
-            if iteration % opts.primal_every == 0 or decrease <= opts.gap * 0.25 * abs(bound):
+            # A plan costs a repair and a fill: build one only once the dual has settled, i.e. the model's
+            # minimum lies inside the box (a small decrease from a shrunken box proves nothing) and the bound has
+            # moved by half the last gap since the last attempt.
+            settled = not on_edge and decrease <= opts.gap * 0.25 * abs(bound)
+            if (settled and bound <= next_attempt) or iteration % opts.primal_every == 0:
                 plan = self._primal(problem, at_center, center)
+                last_gap = (bound - best_value) / max(abs(bound), 1e-12) if plan is None else (
+                    bound - max(best_value, problem.objective_of(plan))) / max(abs(bound), 1e-12)
+                next_attempt = bound - 0.5 * max(last_gap, opts.gap) * abs(bound) if np.isfinite(last_gap) else (
+                    bound - opts.gap * abs(bound))
                 if plan is not None:
                     value = problem.objective_of(plan)
                     if value > best_value:
