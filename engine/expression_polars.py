@@ -115,12 +115,12 @@ def _in_list(expr: InList) -> pl.Expr:
     operand = to_polars(expr.operand)
     values = [item.value for item in expr.items]
     if expr.operand.t.is_numeric:
-        integral = all(isinstance(v, int) or float(v).is_integer() for v in values)  # type: ignore[arg-type]
+        integral = all(isinstance(v, int) or float(v).is_integer() for v in values)
         if expr.operand.t.kind is Kind.INTEGER and integral:
-            values = [int(v) for v in values]  # type: ignore[arg-type]
+            values = [int(v) for v in values]
         else:
             operand = operand.cast(pl.Float64)
-            values = [float(v) for v in values]  # type: ignore[arg-type]
+            values = [float(v) for v in values]
     found = operand.is_in(values)
     return ~found if expr.negated else found
 

@@ -109,7 +109,7 @@ def _binary(op: str, left: Value, right: Value, integer: bool = False) -> Value:
         case "*":
             return a * b  # type: ignore[operator]
         case "/":
-            return None if b == 0 else float(a) / b  # type: ignore[arg-type,operator]
+            return None if b == 0 else float(a) / b  # type: ignore[operator]
         case _:
             if b == 0:
                 return None

@@ -165,7 +165,7 @@ def _pl_clip(args: Sequence[pl.Expr], nodes: Sequence[Expr]) -> pl.Expr:
     if isinstance(lo_node, Literal) and isinstance(hi_node, Literal) and lo_node.value <= hi_node.value:  # type: ignore[operator]
         if not all(n.t.kind is Kind.INTEGER for n in nodes):
             x = x.cast(pl.Float64)
-        return x.clip(lo_node.value, hi_node.value)  # type: ignore[arg-type]
+        return x.clip(lo_node.value, hi_node.value)
     # min(max(x, lo), hi): defined even when lo > hi, like the scalar kernel.
     raised = pl.when(x >= lo).then(x).otherwise(lo)
     clipped = pl.when(raised <= hi).then(raised).otherwise(hi)
