@@ -22,7 +22,7 @@ def test_frontier_rises_with_the_budget_and_every_point_is_feasible() -> None:
     base = float(problem.rhs[0])
     points = frontier(problem, 0, grid(0.5 * base, 2.0 * base, 5))
     # More budget never lowers the optimum, so each plan is worth at most the next point's bound.
-    for here, there in zip(points, points[1:], strict=False):
+    for here, there in itertools.pairwise(points):
         assert here.allocation.objective <= there.allocation.bound
     for point in points:
         rhs = problem.rhs.copy()
