@@ -48,31 +48,26 @@ def print_diagnostics(out: Console, err: RuleFileError) -> None:
     out.print(f"{errors} error(s), {len(err.diagnostics) - errors} warning(s)", style="bold", markup=False)
 
 
+def _count_table(title: str, label: str, counts: list[tuple[str, int]], users: int,
+                 count_label: str = "users") -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column(label)
+    table.add_column(count_label, justify="right")
+    table.add_column("share", justify="right")
+    for name, count in counts:
+        table.add_row(name, f"{count:,}", f"{count / max(users, 1):.1%}")
+    return table
+
+
 def summary_tables(summary: DecisionSummary) -> list[Table]:
     tables: list[Table] = []
-    n = max(summary.users, 1)
     if summary.tiers:
-        tiers = Table(title=f"users per tier ({summary.users:,} users)", title_justify="left")
-        tiers.add_column("tier")
-        tiers.add_column("users", justify="right")
-        tiers.add_column("share", justify="right")
-        for tier, count in summary.tiers.items():
-            tiers.add_row(tier, f"{count:,}", f"{count / n:.1%}")
-        tables.append(tiers)
+        tables.append(_count_table(f"users per tier ({summary.users:,} users)", "tier",
+                                   list(summary.tiers.items()), summary.users))
     if summary.tags:
-        tags = Table(title="tags", title_justify="left")
-        tags.add_column("tag")
-        tags.add_column("users", justify="right")
-        tags.add_column("share", justify="right")
-        for tag, count in sorted(summary.tags.items(), key=lambda kv: -kv[1]):
-            tags.add_row(tag, f"{count:,}", f"{count / n:.1%}")
-        tables.append(tags)
+        tables.append(_count_table("tags", "tag", sorted(summary.tags.items(), key=lambda kv: -kv[1]),
+                                   summary.users))
     if summary.eligible:
-        actions = Table(title="eligible actions", title_justify="left")
-        actions.add_column("action")
-        actions.add_column("eligible users", justify="right")
-        actions.add_column("share", justify="right")
-        for action, count in summary.eligible.items():
-            actions.add_row(action, f"{count:,}", f"{count / n:.1%}")
-        tables.append(actions)
+        tables.append(_count_table("eligible actions", "action", list(summary.eligible.items()), summary.users,
+                                   "eligible users"))
     return tables

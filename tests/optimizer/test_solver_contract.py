@@ -29,7 +29,7 @@ from optimizer.solvers import (
     solve,
 )
 from tests.optimizer.test_lagrangian_bound import marketing_problem
-from tests.optimizer.test_tiny_exhaustive import brute_force
+from tests.optimizer.test_tiny_exhaustive import brute_force, tiny_problem
 
 ROOT = Path(__file__).resolve().parents[2]
 TINY_CASES = 40  # seed 25 is infeasible
@@ -61,19 +61,6 @@ def assert_answer_format(problem: AllocationProblem, result: Allocation, name: s
         assert check_feasible(problem, result.action) == []
         assert result.objective == pytest.approx(problem.objective_of(result.action), rel=1e-9, abs=1e-9)
         assert result.objective <= result.bound + 1e-9 * max(1.0, abs(result.bound))
-
-
-def tiny_problem(seed: int) -> AllocationProblem:
-    """Like test_tiny_exhaustive's strategy, seeded: N ≤ 6, A ≤ 3, K ≤ 2, a quarter of the rows ≥."""
-    rng = np.random.default_rng(seed)
-    n, a, k = int(rng.integers(1, 7)), int(rng.integers(1, 4)), int(rng.integers(0, 3))
-    value = rng.integers(-5, 30, (n, a)).astype(float)
-    eligible = rng.random((n, a)) < 0.8
-    weight = rng.integers(0, 10, (k, n, a)).astype(float)
-    sense = rng.choice([-1, 1], k, p=[0.75, 0.25]) if k else np.zeros(0, dtype=np.int8)
-    totals = weight.sum(axis=(1, 2))
-    rhs = np.where(sense < 0, totals * rng.uniform(0.1, 0.7, k), totals * rng.uniform(0.0, 0.3, k))
-    return AllocationProblem.from_arrays(value, eligible, weight, rhs.round(), sense)
 
 
 @pytest.fixture(scope="module")

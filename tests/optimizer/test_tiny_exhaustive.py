@@ -29,13 +29,10 @@ def brute_force(problem: AllocationProblem) -> float | None:
     return best
 
 
-@st.composite
-def tiny_problems(draw: st.DrawFn) -> AllocationProblem:
-    n = draw(st.integers(1, 6))
-    a = draw(st.integers(1, 3))
-    k = draw(st.integers(0, 2))
-    seed = draw(st.integers(0, 2**32 - 1))
+def tiny_problem(seed: int) -> AllocationProblem:
+    """N ≤ 6, A ≤ 3, K ≤ 2, a quarter of the rows ≥; the limits a random share of the totals."""
     rng = np.random.default_rng(seed)
+    n, a, k = int(rng.integers(1, 7)), int(rng.integers(1, 4)), int(rng.integers(0, 3))
     value = rng.integers(-5, 30, (n, a)).astype(float)
     eligible = rng.random((n, a)) < 0.8
     weight = rng.integers(0, 10, (k, n, a)).astype(float)
@@ -43,6 +40,10 @@ def tiny_problems(draw: st.DrawFn) -> AllocationProblem:
     totals = weight.sum(axis=(1, 2))
     rhs = np.where(sense < 0, totals * rng.uniform(0.1, 0.7, k), totals * rng.uniform(0.0, 0.3, k))
     return AllocationProblem.from_arrays(value, eligible, weight, rhs.round(), sense)
+
+
+def tiny_problems() -> st.SearchStrategy[AllocationProblem]:
+    return st.integers(0, 2**32 - 1).map(tiny_problem)
 
 
 @settings(deadline=None)
