@@ -112,29 +112,51 @@ def _or(*masks: Mask) -> Mask:
     return out
 
 
-def decide(a: CohortArrays) -> NumpyDecisions:
-    # fraud (collect)
-    name_false, phone_false = a.id_name_match == 0, a.phone_id_match == 0
-    blacklisted = a.on_blacklist == 1
-    identity_mismatch = name_false | phone_false
-    multi_identity = a.identities_on_device >= 3
-    fraud_suspect = ((a.loan_inquiries_30d >= 5) & (multi_identity | name_false | phone_false)) | (
-        (a.identities_on_device >= 2) & name_false)
-    multi_lending = a.loan_inquiries_30d >= 8
+@dataclass(frozen=True, slots=True)
+class _Fraud:
+    blacklisted: Mask
+    identity_mismatch: Mask
+    multi_identity: Mask
+    fraud_suspect: Mask
+    multi_lending: Mask
 
-    # risk_tiers (first hit)
+
+@dataclass(frozen=True, slots=True)
+class _Risk:
+    rule: I8
+    tier: I8
+    credit_limit: F64
+    debt_to_income: F64
+
+
+def fraud_stage(a: CohortArrays) -> _Fraud:
+    """fraud.yaml (collect): one tag per rule."""
+    name_false, phone_false = a.id_name_match == 0, a.phone_id_match == 0
+    multi_identity = a.identities_on_device >= 3
+    return _Fraud(
+        blacklisted=a.on_blacklist == 1,
+        identity_mismatch=name_false | phone_false,
+        multi_identity=multi_identity,
+        fraud_suspect=((a.loan_inquiries_30d >= 5) & (multi_identity | name_false | phone_false)) | (
+            (a.identities_on_device >= 2) & name_false),
+        multi_lending=a.loan_inquiries_30d >= 8,
+    )
+
+
+def risk_stage(a: CohortArrays, fraud: _Fraud) -> _Risk:
+    """risk_tiers.yaml (first hit): np.select takes the first condition that holds, else the default."""
     income = a.monthly_income
     income_or_0 = np.where(np.isnan(income), 0.0, income)
     dti = _divide(a.monthly_debt, income)
     watch_limit = np.clip(income_or_0 * 0.5, 1000.0, 3000.0)
     big_city = a.city_tier <= 2  # NaN (missing) takes the else branch
     conditions = [
-        blacklisted | multi_identity | fraud_suspect,
-        identity_mismatch,
+        fraud.blacklisted | fraud.multi_identity | fraud.fraud_suspect,
+        fraud.identity_mismatch,
         (a.max_overdue_days >= 90) | (a.overdue_12m >= 4),
         a.credit_score < 450,
         a.overdue_12m >= 1,
-        (dti > 0.6) | (a.existing_loans >= 5) | multi_lending,
+        (dti > 0.6) | (a.existing_loans >= 5) | fraud.multi_lending,
         (a.credit_score >= 680) & (a.overdue_12m == 0) & (dti <= 0.4) & (income >= np.where(big_city, 8000.0, 5000.0)),
         np.isnan(a.credit_score) & (a.age <= 35),
         a.credit_score >= 600,
@@ -145,39 +167,40 @@ def decide(a: CohortArrays) -> NumpyDecisions:
               np.full_like(income, 2000.0),
               np.clip(income_or_0 * 1.5, 2000.0, 10000.0)]
     rule = np.select(conditions, np.arange(len(conditions), dtype=np.int8), len(conditions)).astype(np.int8)
-    tier = RULE_TIER[rule]
-    credit_limit = np.select(conditions, limits, watch_limit)
+    return _Risk(rule, RULE_TIER[rule], np.select(conditions, limits, watch_limit), dti)
 
-    # tags (collect)
-    spend = a.avg_monthly_spend
-    high_spend = (spend >= 6000) | ((_divide(spend, income) >= 0.7) & (spend >= 3000))
-    urgent_need = (a.loan_inquiries_30d >= 3) | ((a.spend_growth_3m >= 0.5) & (a.app_visits_7d >= 5))
-    small_business_owner = (a.occupation == BUSINESS_OWNER) | (a.has_business_license == 1)
-    student = a.occupation == STUDENT
-    segment = (
-        high_spend,
+
+def segment_stage(a: CohortArrays, risk: _Risk) -> tuple[Mask, ...]:
+    """tags.yaml (collect): the 14 segment tags, in file order."""
+    spend, income = a.avg_monthly_spend, a.monthly_income
+    return (
+        (spend >= 6000) | ((_divide(spend, income) >= 0.7) & (spend >= 3000)),
         (a.credit_score >= 680) & (a.overdue_12m == 0),
-        urgent_need,
+        (a.loan_inquiries_30d >= 3) | ((a.spend_growth_3m >= 0.5) & (a.app_visits_7d >= 5)),
         (a.has_credit_history == 0) & (a.age <= 35),
-        small_business_owner,
+        (a.occupation == BUSINESS_OWNER) | (a.has_business_license == 1),
         a.occupation == BLUE_COLLAR,
         (a.assets_estimate >= 5_000_000) | (income >= 50000),
         a.app_visits_7d >= 5,
         a.spend_growth_3m >= 0.3,
-        dti >= 0.5,
+        risk.debt_to_income >= 0.5,
         a.existing_loans >= 3,
         np.isnan(a.days_since_last_contact),
-        student,
+        a.occupation == STUDENT,
         a.city_tier >= 3,
     )
 
-    # contact_policy and channel_eligibility (collect)
+
+def contact_and_channel_stage(a: CohortArrays, risk: _Risk, segment: tuple[Mask, ...]
+                              ) -> tuple[tuple[Mask, Mask], tuple[Mask, ...]]:
+    """contact_policy.yaml and channel_eligibility.yaml (collect): their two tags, and eligible per action."""
     recent = a.days_since_last_contact < 7
     complained = a.complaints_12m >= 1
     no_consent = a.marketing_consent != 1
     dnd = a.dnd_listed == 1
     repeat_complainer = a.complaints_12m >= 2
-    reject, watch, potential, prime = (tier == t for t in (REJECT, WATCH, POTENTIAL, PRIME))
+    reject, watch, potential, prime = (risk.tier == t for t in (REJECT, WATCH, POTENTIAL, PRIME))
+    urgent_need, small_business_owner, student = segment[2], segment[4], segment[12]
     advisor = potential & small_business_owner
     tier4 = a.city_tier == 4
     allow = (
@@ -195,5 +218,14 @@ def decide(a: CohortArrays) -> NumpyDecisions:
         [no_consent, dnd, recent, complained, reject, student, advisor, watch, urgent_need, tier4],
     )
     eligible = tuple(_or(*allowed) & ~_or(*blocked) for allowed, blocked in zip(allow, block, strict=True))
-    tags = (blacklisted, identity_mismatch, multi_identity, fraud_suspect, multi_lending, *segment, recent, complained)
-    return NumpyDecisions(tier, rule, tags, credit_limit, eligible)
+    return (recent, complained), eligible
+
+
+def decide(a: CohortArrays) -> NumpyDecisions:
+    fraud = fraud_stage(a)
+    risk = risk_stage(a, fraud)
+    segment = segment_stage(a, risk)
+    contact_tags, eligible = contact_and_channel_stage(a, risk, segment)
+    tags = (fraud.blacklisted, fraud.identity_mismatch, fraud.multi_identity, fraud.fraud_suspect,
+            fraud.multi_lending, *segment, *contact_tags)
+    return NumpyDecisions(risk.tier, risk.rule, tags, risk.credit_limit, eligible)

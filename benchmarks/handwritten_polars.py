@@ -141,20 +141,31 @@ CONTACT_TAGS = ("recently_contacted", "complained")
 TAGS = (*FRAUD_TAGS, *SEGMENT_TAGS, *CONTACT_TAGS)
 
 
-def decision_plan(cohort: pl.LazyFrame, id_field: str = "user_id") -> pl.LazyFrame:
-    return (
-        cohort.with_columns(
-            [e.alias(f"tag_{t}") for t, e in _fraud_tags().items()],
-            debt_to_income=_divide("monthly_debt", "monthly_income"),
-        )
-        .with_columns(_risk_tiers())
-        .with_columns(
-            [e.alias(f"tag_{t}") for t, e in _segment_tags().items()],
-            tag_recently_contacted=_fires(c("days_since_last_contact") < 7),
-            tag_complained=_fires(c("complaints_12m") >= 1),
-        )
-        .select(c(id_field), "tier", "tier_rule", *(f"tag_{t}" for t in TAGS), "credit_limit", *_eligibility())
+def _columns(stages: int, id_field: str) -> list[pl.Expr | str]:
+    """The output columns of the first `stages` rulesets (all five: the engine's decisions frame)."""
+    tags = [*FRAUD_TAGS, *(SEGMENT_TAGS if stages >= 3 else ()), *(CONTACT_TAGS if stages >= 4 else ())]
+    columns: list[pl.Expr | str] = [c(id_field)]
+    if stages >= 2:
+        columns += ["tier", "tier_rule"]
+    columns += [f"tag_{t}" for t in tags]
+    if stages >= 2:
+        columns.append("credit_limit")
+    return columns + (_eligibility() if stages >= 5 else [])
+
+
+def decision_plan(cohort: pl.LazyFrame, id_field: str = "user_id", stages: int = 5) -> pl.LazyFrame:
+    """The whole pipeline, or (for profiling) only its first `stages` rulesets."""
+    lf = cohort.with_columns(
+        [e.alias(f"tag_{t}") for t, e in _fraud_tags().items()],
+        debt_to_income=_divide("monthly_debt", "monthly_income"),
     )
+    if stages >= 2:
+        lf = lf.with_columns(_risk_tiers())
+    if stages >= 3:
+        contact = {"recently_contacted": _fires(c("days_since_last_contact") < 7),
+                   "complained": _fires(c("complaints_12m") >= 1)} if stages >= 4 else {}
+        lf = lf.with_columns([e.alias(f"tag_{t}") for t, e in {**_segment_tags(), **contact}.items()])
+    return lf.select(_columns(stages, id_field))
 
 
 def decide(cohort: pl.DataFrame, id_field: str = "user_id") -> pl.DataFrame:
