@@ -3,8 +3,9 @@
 Every measured thing runs in its own fresh process (benchmarks.measure_child), one after another, so that its
 peak RSS is its own and POLARS_MAX_THREADS can differ between rows (Polars reads it once, at import). The
 batch rows run `--passes` times, interleaved, and the best pass is kept: the machine is shared, and a
-transient load on one pass does not decide a ratio. Every baseline's output is checked against the engine's
-inside its process; a wrong baseline makes the run fail.
+transient load on one pass does not decide a ratio. With `--wait-idle 0.9` each row waits for idle CPUs first,
+and every row reports how many cores other processes used while it was timed. Every baseline's output is
+checked against the engine's inside its process; a wrong baseline makes the run fail.
 
 Ratios are per user: (seconds per user of the method) / (seconds per user of the engine's batch apply at the
 same thread count); above 1 means the engine is faster. Single-threaded methods (numpy, the reference
