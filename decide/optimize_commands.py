@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -15,35 +16,40 @@ from decide import render
 from engine import Cohort
 from engine.atomic_write import atomic_path
 from engine.cohort import CohortError, CohortProblem
-from optimizer.allocation import SolveStatus
+from optimizer import solvers
+from optimizer.allocation import Allocation, SolveStatus
 from optimizer.build_problem import PlanModel, build_problem, load_plan
 from optimizer.feasibility import check_feasible
 from optimizer.frontier import frontier, grid
 from optimizer.infeasibility import explain_infeasible
+from optimizer.model_export import export_model
 from optimizer.plan_file import Objective
 from optimizer.plan_summary import PlanSummary, allocation_frame, summarize_plan
+from optimizer.problem import AllocationProblem
 from optimizer.ratio_objective import solve_ratio
-from optimizer.solve_exact_highs import HighsExactSolver
 from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver
-
-EXACT_MAX_USERS = 20_000  # solver-notes: a MIP beyond ~20,000 users does not finish in useful time
+from optimizer.solvers import AUTO, EXACT_MAX_USERS
 
 
 class PlanNotSolved(Exception):
     pass
 
 
+def _solver(problem: AllocationProblem, method: str, time_limit: float,
+            gap: float) -> Callable[[AllocationProblem], Allocation]:
+    """The Lagrangian with the planner's gap target, or a registered solver (auto: exact under the watchdog)."""
+    if method == "lagrangian" or (method == AUTO and problem.users > EXACT_MAX_USERS):
+        return LagrangianSolver(LagrangianOptions(gap=gap, time_limit=time_limit)).solve
+    return lambda p: solvers.solve(p, method, time_limit)
+
+
 def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float) -> tuple[PlanSummary, pl.DataFrame]:
     problem = model.problem
-    chosen = method
-    if method == "auto":
-        chosen = "exact-highs" if problem.users <= EXACT_MAX_USERS else "lagrangian"
-    solver = (HighsExactSolver(time_limit=time_limit) if chosen == "exact-highs"
-              else LagrangianSolver(LagrangianOptions(gap=gap, time_limit=time_limit)))
+    solve = _solver(problem, method, time_limit, gap)
     if model.loaded.plan.objective is Objective.ROI:
-        allocation = solve_ratio(problem, model.measures.spend, solver.solve).allocation
+        allocation = solve_ratio(problem, model.measures.spend, solve).allocation
     else:
-        allocation = solver.solve(problem)
+        allocation = solve(problem)
     if allocation.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
         raise PlanNotSolved(_why_not(model, allocation.status, allocation.message))
     violations = check_feasible(problem, allocation.action)
@@ -97,10 +103,14 @@ def print_summary(console: Console, summary: PlanSummary) -> None:
 def optimize(
     plan: Annotated[Path, typer.Option(help="plan file (YAML)", show_default=False)],
     cohort: Annotated[Path, typer.Option(help="cohort: .csv, .parquet or a folder of .parquet", show_default=False)],
-    out: Annotated[Path, typer.Option(help="allocation to write: .parquet or .csv", show_default=False)],
-    method: Annotated[str, typer.Option(help="auto, lagrangian or exact-highs")] = "auto",
+    out: Annotated[Path | None, typer.Option(help="allocation to write: .parquet or .csv", show_default=False)] = None,
+    method: Annotated[str, typer.Option(
+        help="auto, lagrangian, exact-highs, exact-scip, exact-cpsat or exact-pulp")] = AUTO,
     time_limit: Annotated[float, typer.Option(help="seconds")] = 300.0,
     gap: Annotated[float, typer.Option(help="target certified gap for the lagrangian method")] = 1e-4,
+    export: Annotated[Path | None, typer.Option(
+        help="also write the integer program to this .lp or .mps file, for a planner's own solver",
+        show_default=False)] = None,
 ) -> None:
     """Allocate channel budget and call-centre capacity across users to maximise expected profit.
 
@@ -109,17 +119,33 @@ def optimize(
     with an independent feasibility checker, and writes one row per user.
 
     Example: decide optimize --plan plans/spring_campaign.yaml --cohort out/demo/cohort.parquet --out allocation.parquet
+
+    Example: decide optimize --plan plans/spring_campaign.yaml --cohort cohort.parquet --export model.mps
     """
     console = render.console()
     with render.user_errors(console):
-        if method not in ("auto", "lagrangian", "exact-highs"):
-            raise CohortError("--method", [CohortProblem("bad-option", "method", f"unknown method '{method}'")])
-        if out.suffix.lower() not in (".parquet", ".csv"):
+        methods = [AUTO, *(info.name for info in solvers.REGISTRY)]
+        if method not in methods:
+            raise CohortError("--method", [CohortProblem("bad-option", "method", (
+                f"unknown method '{method}'; methods: {', '.join(methods)}"))])
+        if out is None and export is None:
+            raise CohortError("decide optimize", [CohortProblem("bad-option", "out", "give --out, --export or both")])
+        if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
             raise CohortError(str(out), [CohortProblem("bad-output", "-", "the output must end in .parquet or .csv")])
+        if export is not None and export.suffix.lower() not in (".lp", ".mps"):
+            raise CohortError(str(export), [CohortProblem("bad-output", "-", "the model must end in .lp or .mps")])
         loaded = load_plan(plan)
         users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
         decisions = loaded.rules.apply(users)
         model = build_problem(loaded, users, decisions)
+        if export is not None:
+            with atomic_path(export) as tmp:
+                export_model(model.problem, tmp.with_suffix(export.suffix))
+                tmp.with_suffix(export.suffix).replace(tmp)
+            console.print(f"wrote {export} ({model.problem.users:,} users × {model.problem.actions} actions, "
+                          f"{model.problem.constraints} constraints)", markup=False)
+        if out is None:  # only the model was asked for
+            return
         try:
             summary, frame = solve_plan(model, method, time_limit, gap)
         except PlanNotSolved as err:

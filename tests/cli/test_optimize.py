@@ -120,3 +120,31 @@ def test_conflicting_pair_names_both_constraints_and_amounts(runner: CliRunner, 
     assert "infeasible: prime_telesales = 40 needs at least 240 of agent_minutes, but agent_minutes is limited to 100" \
         in result.output
     assert not out.exists()
+
+
+def test_export_writes_a_model_highs_can_solve(runner: CliRunner, cohort: Path, plan: Path, tmp_path: Path) -> None:
+    model = tmp_path / "model.mps"
+    result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--export", str(model)])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and model.exists()
+    from optimizer.highs_instance import new_highs
+
+    highs = new_highs()
+    highs.readModel(str(model))
+    highs.run()
+    loaded = load_plan(plan)
+    users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
+    exact = HighsExactSolver(time_limit=60).solve(build_problem(loaded, users, loaded.rules.apply(users)).problem)
+    assert highs.getInfo().objective_function_value == pytest.approx(exact.objective, rel=1e-6)
+
+
+@pytest.mark.parametrize("method", ["lagrangian", "exact-pulp"])
+def test_methods_from_the_registry(runner: CliRunner, cohort: Path, plan: Path, tmp_path: Path, method: str) -> None:
+    out = tmp_path / "allocation.parquet"
+    result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out),
+                                 "--method", method])
+    assert result.exit_code == 0, result.output
+    assert f"{method} →" in result.output
+    result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out),
+                                 "--method", "simplex"])
+    assert result.exit_code == 2 and "unknown method 'simplex'" in result.output
