@@ -6,7 +6,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import polars as pl
 import pyarrow.parquet as pq
 
 from engine.atomic_write import atomic_path
@@ -45,8 +44,3 @@ def write_cohort(out: str | Path, rows: int, seed: int, chunk_rows: int = CHUNK_
             if writer is not None:
                 writer.close()
     return time.perf_counter() - started
-
-
-def read_cohort(path: str | Path) -> pl.DataFrame:
-    path = Path(path)
-    return pl.read_csv(path) if path.suffix.lower() == ".csv" else pl.read_parquet(path)

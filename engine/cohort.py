@@ -7,7 +7,6 @@ them counted, the first few shown; nothing is evaluated on a cohort that failed 
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -293,7 +292,3 @@ def _read_csv(path: Path, schema: dict[str, FieldInfo], id_field: str) -> pl.Dat
         return pl.read_csv(path, columns=wanted, schema_overrides=typed, separator=separator)
     except (pl.exceptions.ComputeError, pl.exceptions.InvalidOperationError):
         return pl.read_csv(path, columns=wanted, infer_schema=False, separator=separator)
-
-
-def stable_hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]

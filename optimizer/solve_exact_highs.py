@@ -15,7 +15,7 @@ import numpy as np
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.highs_instance import new_highs
-from optimizer.problem import AllocationProblem, FloatArray, IntArray
+from optimizer.problem import AllocationProblem, IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,13 +131,3 @@ def lp_relaxation_bound(problem: AllocationProblem, time_limit: float = 600.0, i
     if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"LP relaxation not solved: {solver.getModelStatus()}")
     return float(solver.getInfo().objective_function_value)
-
-
-def lp_dual_prices(problem: AllocationProblem) -> FloatArray:
-    """The LP relaxation's dual values on the K coupling rows, as non-negative prices in ≤-form."""
-    model = build_highs_model(problem, integer=False)
-    solver = _solver(600.0, 0.0)
-    solver.passModel(model.lp)
-    solver.run()
-    duals: FloatArray = np.abs(np.asarray(solver.getSolution().row_dual, dtype=np.float64)[problem.users:])
-    return duals
