@@ -140,8 +140,7 @@ def optimize(
         model = build_problem(loaded, users, decisions)
         if export is not None:
             with atomic_path(export) as tmp:
-                export_model(model.problem, tmp.with_suffix(export.suffix))
-                tmp.with_suffix(export.suffix).replace(tmp)
+                export_model(model.problem, tmp)
             console.print(f"wrote {export} ({model.problem.users:,} users × {model.problem.actions} actions, "
                           f"{model.problem.constraints} constraints)", markup=False)
         if out is None:  # only the model was asked for

@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
+from pydantic import ValidationError
 
 from engine import Cohort, CompiledRuleset, Decisions, RuleFileError, load_ruleset
 from engine.compiled import FieldInfo
-from engine.compiler import Reporter, compile_expression
+from engine.compiler import Reporter, compile_expression, field_type
 from engine.diagnostics import Diagnostic, Severity, did_you_mean, display_path
 from engine.expression_ast import BOOLEAN, Expr, Kind, Literal, Type
 from engine.expression_polars import tag_column, to_polars
@@ -106,11 +107,7 @@ def load_plan(path: str | Path) -> LoadedPlan:
     sources = {shown: text}
     try:
         plan = PlanFile.model_validate(doc.data)
-    except Exception as err:
-        from pydantic import ValidationError
-
-        if not isinstance(err, ValidationError):
-            raise
+    except ValidationError as err:
         report.pydantic(err, PlanFile)
         raise RuleFileError(tuple(report.diagnostics), sources) from None
     rules_path = path.parent / plan.rules
@@ -127,7 +124,6 @@ class _Checker:
 
     def run(self, sources: dict[str, str]) -> LoadedPlan:
         plan, report, rules = self.plan, self.report, self.rules
-        from engine.compiler import field_type
 
         schema = dict(rules.schema)
         for name, field in plan.fields.items():
