@@ -38,7 +38,7 @@ class ProblemShapeError(ValueError):
 class AllocationProblem:
     """N users, A actions ("do nothing" is implicit), K coupling constraints Σ w_k·x ≤/≥ b_k."""
 
-    value: FloatArray  # (N, A) expected value of x[u, a] = 1
+    value: FloatArray  # (N, A) expected value of x[u, a] = 1; float64, or float32 to halve memory at 10⁷ users
     eligible: BoolArray  # (N, A)
     weight: FloatArray  # (K, N, A) coefficient of x[u, a] in constraint k
     rhs: FloatArray  # (K,)
@@ -53,6 +53,9 @@ class AllocationProblem:
         n, a = value.shape
         if eligible.shape != (n, a):
             raise ProblemShapeError(f"eligible has shape {eligible.shape}, expected (N, A) = ({n}, {a})")
+        for name, array in (("value", value), ("weight", weight)):
+            if array.dtype not in (np.float32, np.float64):
+                raise ProblemShapeError(f"{name} has dtype {array.dtype}, expected float64 or float32")
         if eligible.dtype != np.bool_:
             raise ProblemShapeError(f"eligible has dtype {eligible.dtype}, expected bool")
         if weight.ndim != 3 or weight.shape[1:] != (n, a):
@@ -88,6 +91,13 @@ class AllocationProblem:
         return cls(v, e, w, np.asarray(rhs, dtype=np.float64).reshape(-1),
                    np.asarray(sense, dtype=np.int8).reshape(-1), tuple(constraint_names), tuple(action_names))
 
+    def subset(self, users: IntArray, rhs: FloatArray | None = None) -> AllocationProblem:
+        """The problem restricted to `users` (an index array), with the same constraints or other right-hand sides."""
+        return AllocationProblem(
+            np.ascontiguousarray(self.value[users]), np.ascontiguousarray(self.eligible[users]),
+            np.ascontiguousarray(self.weight[:, users]), self.rhs if rhs is None else np.asarray(rhs, dtype=np.float64),
+            self.sense, self.constraint_names, self.action_names)
+
     @property
     def users(self) -> int:
         return int(self.value.shape[0])
@@ -107,16 +117,16 @@ class AllocationProblem:
     def objective_of(self, action: IntArray) -> float:
         taken = action >= 0
         rows = np.nonzero(taken)[0]
-        return float(self.value[rows, action[taken]].sum())
+        return float(self.value[rows, action[taken]].sum(dtype=np.float64))
 
     def objective_of_rows(self, matrix: FloatArray, action: IntArray) -> float:
         """Σ_u matrix[u, action[u]] over users who take an action: any (N, A) measure of a plan."""
         taken = action >= 0
-        return float(matrix[np.nonzero(taken)[0], action[taken]].sum())
+        return float(matrix[np.nonzero(taken)[0], action[taken]].sum(dtype=np.float64))
 
     def usage_of(self, action: IntArray) -> FloatArray:
         """(K,) left-hand side Σ w_k·x of every constraint for a plan."""
         taken = action >= 0
         rows = np.nonzero(taken)[0]
-        usage: FloatArray = self.weight[:, rows, action[taken]].sum(axis=1)
+        usage: FloatArray = self.weight[:, rows, action[taken]].sum(axis=1, dtype=np.float64)
         return usage

@@ -6,6 +6,9 @@ nearest to a switch, the ones the LP would have split. Only the cheapest few are
 selection that widens until it covers the excess). Switching can load another constraint, so it loops over
 constraints until none is violated. Fill then upgrades users by value per unit of priced resource, taking
 the longest prefix that every constraint's slack allows.
+
+Every full-size step runs chunk by chunk (optimizer.user_chunks): what is kept for all N users is a few
+vectors, never an (N, A) matrix.
 """
 
 from __future__ import annotations
@@ -13,24 +16,34 @@ from __future__ import annotations
 import numpy as np
 
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
+from optimizer.user_chunks import ChunkRunner, gather_rows, reduced_block
 
 EPS = 1e-12
 
 
-def _with_nothing(matrix: FloatArray, nothing: float = 0.0) -> FloatArray:
-    """(N, A) → (N, A + 1) with a last column for "do nothing"."""
-    out = np.empty((matrix.shape[0], matrix.shape[1] + 1), dtype=np.float64)
-    out[:, :-1] = matrix
-    out[:, -1] = nothing
-    return out
-
-
-def _column(action: IntArray, actions: int) -> IntArray:
+def column_of(action: IntArray, actions: int) -> IntArray:
     return np.where(action < 0, actions, action)
 
 
 def _tolerance(rhs: FloatArray) -> FloatArray:
     return 1e-9 * np.maximum(1.0, np.abs(rhs))
+
+
+def signed_weight_block(problem: AllocationProblem, k: int, start: int, stop: int, sign: float) -> FloatArray:
+    """sign·w_k for users start … stop, with a last column of 0 for "do nothing"."""
+    block = np.zeros((stop - start, problem.actions + 1))
+    np.multiply(problem.weight[k, start:stop], sign, out=block[:, :-1])
+    return block
+
+
+def usage_change(problem: AllocationProblem, users: IntArray, old: IntArray, new: IntArray) -> FloatArray:
+    """(K,) change of every left-hand side when `users` switch from `old` to `new` actions (-1 = nothing)."""
+    change = np.zeros(problem.constraints)
+    for actions, sign in ((new, 1.0), (old, -1.0)):
+        taken = actions >= 0
+        if taken.any():
+            change += sign * problem.weight[:, users[taken], actions[taken]].sum(axis=1, dtype=np.float64)
+    return change
 
 
 def _cheapest_covering(ratio: FloatArray, amount: FloatArray, needed: float) -> IntArray:
@@ -50,105 +63,189 @@ def _cheapest_covering(ratio: FloatArray, amount: FloatArray, needed: float) -> 
         take = min(finite.size, take * 4)
 
 
-def repair(problem: AllocationProblem, action: IntArray, prices: FloatArray, max_rounds: int = 0) -> IntArray:
-    """A plan that satisfies every constraint if the switches can get there; the caller checks the result."""
+def switch_distance(problem: AllocationProblem, action: IntArray, prices: FloatArray,
+                    runner: ChunkRunner | None = None) -> FloatArray:
+    """Per user: reduced value of its action minus that of its best alternative (negative: it wants to move)."""
+    p = problem
+    signed = prices * p.sign()
+    distance = np.empty(p.users)
+
+    def chunk(start: int, stop: int) -> None:
+        col = column_of(action[start:stop], p.actions)
+        reduced = reduced_block(p, start, stop, signed, np.float64, nothing_column=True)
+        own = gather_rows(reduced, col).copy()
+        reduced[np.arange(stop - start), col] = -np.inf
+        distance[start:stop] = own - reduced.max(axis=1)
+
+    (runner or ChunkRunner()).map(p.users, chunk)
+    return distance
+
+
+def nearest_users(problem: AllocationProblem, action: IntArray, prices: FloatArray, count: int,
+                  runner: ChunkRunner | None = None) -> IntArray:
+    """The `count` users nearest a switch at these prices, in index order."""
+    if count >= problem.users:
+        return np.arange(problem.users)
+    distance = switch_distance(problem, action, prices, runner)
+    return np.sort(np.argpartition(distance, count - 1)[:count])
+
+
+def restricted(problem: AllocationProblem, action: IntArray, users: IntArray) -> AllocationProblem:
+    """The problem over `users` alone, with the capacity everyone else's actions in `action` leave over."""
+    fixed = problem.usage_of(action) - usage_change(problem, users, np.full(users.size, -1, dtype=action.dtype),
+                                                    action[users])
+    return problem.subset(users, problem.rhs - fixed)
+
+
+def _violated(problem: AllocationProblem, usage: FloatArray) -> bool:
+    sign = problem.sign()
+    return bool((sign * usage - sign * problem.rhs > _tolerance(problem.rhs)).any())
+
+
+def repair(problem: AllocationProblem, action: IntArray, prices: FloatArray, max_rounds: int = 0,
+           runner: ChunkRunner | None = None, pool: float = 0.02, pool_min: int = 20_000) -> IntArray:
+    """A plan that satisfies every constraint if the switches can get there; the caller checks the result.
+
+    The switches are first looked for among the users nearest a switch (`pool` of them, at least `pool_min`),
+    held in memory; only when those cannot free enough do the rounds go over every user, chunk by chunk.
+    Measured at 1,000,000 users: 7 rounds over every user took 0.95 s."""
+    runner = runner or ChunkRunner()
+    if not _violated(problem, problem.usage_of(action)):
+        return action.copy()
+    count = max(pool_min, int(pool * problem.users))
+    if count < problem.users:
+        users = nearest_users(problem, action, prices, count, runner)
+        sub = restricted(problem, action, users)
+        sub_plan = _repair_rounds(sub, action[users], prices, max_rounds, runner)
+        if not _violated(sub, sub.usage_of(sub_plan)):
+            merged = action.copy()
+            merged[users] = sub_plan
+            return merged
+    return _repair_rounds(problem, action, prices, max_rounds, runner)
+
+
+def _repair_rounds(problem: AllocationProblem, action: IntArray, prices: FloatArray, max_rounds: int,
+                   runner: ChunkRunner) -> IntArray:
     p = problem
     sign = p.sign()
+    signed_prices = prices * sign
     h = sign * p.rhs
     action = action.copy()
-    n, a = p.users, p.actions
-    rows = np.arange(n)
-    reduced = _with_nothing(np.where(p.eligible, p.value - np.tensordot(prices * sign, p.weight, axes=1), -np.inf))
-    allowed = np.ones((n, a + 1), dtype=bool)
-    allowed[:, :-1] = p.eligible
+    usage = p.usage_of(action)
     tolerance = _tolerance(p.rhs)
     rounds = max_rounds or 4 * p.constraints + 4
+    ratio = np.empty(p.users)
+    target = np.empty(p.users, dtype=np.int32)
+    amount = np.empty(p.users)
     for round_ in range(rounds):
-        excess = sign * p.usage_of(action) - h
+        excess = sign * usage - h
         violated = np.nonzero(excess > tolerance)[0]
         if violated.size == 0:
             break
         k = int(violated[np.argmax(excess[violated] / np.maximum(np.abs(h[violated]), 1.0))])
-        g = _with_nothing(sign[k] * p.weight[k])
-        col = _column(action, a)
-        freed = g[rows, col][:, None] - g  # > 0: switching to that action frees constraint k
-        can = (freed > EPS) & allowed
-        if round_ >= p.constraints + 2:
-            # Switching back and forth between two violated constraints can cycle: from now on only moves
-            # that load no constraint at all are allowed ("do nothing" is one whenever weights are ≥ 0).
-            for j in range(p.constraints):
-                if j != k:
-                    gj = _with_nothing(sign[j] * p.weight[j])
-                    can &= gj <= gj[rows, col][:, None] + EPS
-        ratio = np.where(can, (reduced[rows, col][:, None] - reduced) / np.where(can, freed, 1.0), np.inf)
-        target = np.argmin(ratio, axis=1)
-        chosen = _cheapest_covering(ratio[rows, target], freed[rows, target], float(excess[k] - tolerance[k]))
+        # Switching back and forth between two violated constraints can cycle: after a few rounds only moves
+        # that load no other constraint are allowed ("do nothing" is one whenever weights are ≥ 0).
+        strict = round_ >= p.constraints + 2
+
+        def chunk(start: int, stop: int, k: int = k, strict: bool = strict) -> None:
+            col = column_of(action[start:stop], p.actions)
+            reduced = reduced_block(p, start, stop, signed_prices, np.float64, nothing_column=True)
+            g = signed_weight_block(p, k, start, stop, float(sign[k]))
+            freed = gather_rows(g, col)[:, None] - g  # > 0: switching to that action frees constraint k
+            can = (freed > EPS) & np.isfinite(reduced)
+            if strict:
+                for j in range(p.constraints):
+                    if j != k:
+                        gj = signed_weight_block(p, j, start, stop, float(sign[j]))
+                        can &= gj <= gather_rows(gj, col)[:, None] + EPS
+            cost = np.where(can, (gather_rows(reduced, col)[:, None] - reduced) / np.where(can, freed, 1.0), np.inf)
+            best = np.argmin(cost, axis=1)
+            ratio[start:stop] = gather_rows(cost, best)
+            target[start:stop] = best
+            amount[start:stop] = gather_rows(freed, best)
+
+        runner.map(p.users, chunk)
+        chosen = _cheapest_covering(ratio, amount, float(excess[k] - tolerance[k]))
         if chosen.size == 0:
             break
-        new = target[chosen]
-        action[chosen] = np.where(new == a, -1, new)
+        new = np.where(target[chosen] == p.actions, -1, target[chosen]).astype(np.int32)
+        usage += usage_change(p, chosen, action[chosen], new)
+        action[chosen] = new
     return action
 
 
-def _gather(weight: FloatArray, users: IntArray, actions: IntArray) -> FloatArray:
-    """weight[users, actions], with 0 for the "do nothing" column (index A)."""
-    a = weight.shape[1]
-    return np.where(actions < a, weight[users, np.minimum(actions, a - 1)], 0.0)
-
-
 def fill(problem: AllocationProblem, action: IntArray, prices: FloatArray, rounds: int = 3,
-         near: float = 0.05) -> IntArray:
+         near: float = 0.05, runner: ChunkRunner | None = None) -> IntArray:
     """Upgrade users while every constraint keeps its slack: the best value gained per unit of priced resource.
 
     Only the users nearest a switch are looked at: those whose best value-raising alternative costs the least
     reduced value at the prices (at most `near` of the users, and at least a few thousand).
     """
     p = problem
+    runner = runner or ChunkRunner()
     sign = p.sign()
+    signed_prices = prices * sign
     h = sign * p.rhs
     action = action.copy()
     n, a, k_count = p.users, p.actions, p.constraints
-    value = _with_nothing(np.where(p.eligible, p.value, -np.inf))
-    reduced = _with_nothing(np.where(p.eligible, p.value - np.tensordot(prices * sign, p.weight, axes=1), -np.inf))
     tolerance = _tolerance(p.rhs)
+    usage = p.usage_of(action)
+    loss = np.empty(n)
     for _ in range(rounds):
-        slack = h - sign * p.usage_of(action)
+        slack = h - sign * usage
         if (slack < -tolerance).any():
             break  # not feasible: fill must not make it worse
-        col = _column(action, a)
-        rows = np.arange(n)
-        gain = value - value[rows, col][:, None]
-        loss = np.where(gain > EPS, reduced[rows, col][:, None] - reduced, np.inf).min(axis=1)
+
+        def chunk(start: int, stop: int) -> None:
+            col = column_of(action[start:stop], a)
+            value = _value_block(p, start, stop)
+            reduced = reduced_block(p, start, stop, signed_prices, np.float64, nothing_column=True)
+            gain = value - gather_rows(value, col)[:, None]
+            loss[start:stop] = np.where(gain > EPS, gather_rows(reduced, col)[:, None] - reduced, np.inf).min(axis=1)
+
+        runner.map(n, chunk)
         pool = np.nonzero(np.isfinite(loss))[0]
         if pool.size == 0:
             break
         keep = min(pool.size, max(4096, int(near * n)))
         if keep < pool.size:
             pool = pool[np.argpartition(loss[pool], keep - 1)[:keep]]
-        pool_col = col[pool]
-        pool_gain = gain[pool]
+        pool_col = column_of(action[pool], a)
+        pool_value = np.zeros((pool.size, a + 1))
+        pool_value[:, :a] = np.where(p.eligible[pool], p.value[pool], -np.inf)
+        pool_gain = pool_value - gather_rows(pool_value, pool_col)[:, None]
         fits = pool_gain > EPS
         cost = np.zeros_like(pool_gain)
+        deltas = []
         for k in range(k_count):  # one (M, A+1) temporary at a time over the pool only
-            g = _with_nothing(sign[k] * p.weight[k, pool])
-            delta = g - g[np.arange(pool.size), pool_col][:, None]
+            g = np.zeros((pool.size, a + 1))
+            g[:, :a] = sign[k] * p.weight[k, pool]
+            delta = g - gather_rows(g, pool_col)[:, None]
+            deltas.append(delta)
             fits &= delta <= slack[k] + EPS
             cost += max(float(prices[k]), 0.0) * np.maximum(delta, 0.0) + EPS * np.abs(delta)
         score = np.where(fits, np.where(fits, pool_gain, 0.0) / (cost + EPS), -np.inf)
         target = np.argmax(score, axis=1)
-        best = score[np.arange(pool.size), target]
+        best = gather_rows(score, target)
         candidates = np.nonzero(np.isfinite(best))[0]
         if candidates.size == 0:
             break
         order = candidates[np.argsort(-best[candidates], kind="stable")]
-        users, new, old = pool[order], target[order], pool_col[order]
-        steps = np.stack([
-            sign[k] * (_gather(p.weight[k], users, new) - _gather(p.weight[k], users, old)) for k in range(k_count)
-        ]) if k_count else np.zeros((0, order.size))
+        steps = np.stack([delta[order, target[order]] for delta in deltas]) if k_count else np.zeros((0, order.size))
         within = (np.cumsum(steps, axis=1) <= slack[:, None] + tolerance[:, None]).all(axis=0)
         # The longest prefix that fits every constraint; later candidates get another chance next round.
         stop = int(np.argmin(within)) if not within.all() else within.size
         if stop == 0:
             break
-        action[users[:stop]] = np.where(new[:stop] == a, -1, new[:stop])
+        users = pool[order[:stop]]
+        new = np.where(target[order[:stop]] == a, -1, target[order[:stop]]).astype(np.int32)
+        usage += usage_change(p, users, action[users], new)
+        action[users] = new
     return action
+
+
+def _value_block(problem: AllocationProblem, start: int, stop: int) -> FloatArray:
+    """value for users start … stop, −inf where not eligible, 0 in a last "do nothing" column."""
+    out = np.zeros((stop - start, problem.actions + 1))
+    out[:, :-1] = np.where(problem.eligible[start:stop], problem.value[start:stop], -np.inf)
+    return out
