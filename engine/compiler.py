@@ -3,6 +3,8 @@ problem at once with its file position."""
 
 from __future__ import annotations
 
+import types
+import typing
 from collections.abc import Mapping
 from typing import Any
 
@@ -16,14 +18,9 @@ from engine.expression_types import Scope, check, literal_type
 from engine.functions import unify
 from engine.rule_file import (
     RESERVED_NAMES,
-    ActionSpec,
-    FieldSpec,
     FieldType,
     HitPolicy,
-    OutputSpec,
-    Rule,
     RuleFile,
-    RuleTest,
 )
 from engine.yaml_positions import Loc, PositionedDocument, expression_origin
 
@@ -86,15 +83,37 @@ def _where(loc: Loc) -> str:
     return ".".join(str(p) for p in loc) if loc else "file"
 
 
-_NESTED: dict[str, type[BaseModel]] = {
-    "fields": FieldSpec, "outputs": OutputSpec, "rules": Rule, "tests": RuleTest, "actions": ActionSpec,
-}
-
-
 def _allowed_keys(model: type[BaseModel], loc: Loc) -> list[str]:
-    if len(loc) >= 2 and isinstance(loc[0], str) and loc[0] in _NESTED:
-        model = _NESTED[loc[0]]
-    return list(model.model_fields)
+    """The keys of the model found at `loc` (a mapping in the file), walking the models' field annotations."""
+    return list(_model_at(model, loc).model_fields)
+
+
+def _model_at(model: type[BaseModel], loc: Loc) -> type[BaseModel]:
+    current: Any = model
+    for part in loc:
+        current = _unwrap(current)
+        if isinstance(current, type) and issubclass(current, BaseModel):
+            if not isinstance(part, str) or part not in current.model_fields:
+                break
+            current = current.model_fields[part].annotation
+        elif typing.get_origin(current) in (dict, list):
+            current = typing.get_args(current)[-1]  # a mapping's value or a list's item: `part` is its key or index
+        else:
+            break
+    current = _unwrap(current)
+    return current if isinstance(current, type) and issubclass(current, BaseModel) else model
+
+
+def _unwrap(annotation: Any) -> Any:
+    """Annotated[X, …] → X; X | None → X (the first member that is a model or a container, if any)."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        members = [_unwrap(a) for a in typing.get_args(annotation) if a is not type(None)]
+        nested = [m for m in members if typing.get_origin(m) in (dict, list) or (
+            isinstance(m, type) and issubclass(m, BaseModel))]
+        return nested[0] if nested else annotation
+    return annotation
 
 
 def field_type(kind: FieldType, values: list[str] | list[str | int] | None) -> Type:
