@@ -24,6 +24,7 @@ from optimizer.frontier import frontier, grid
 from optimizer.infeasibility import explain_infeasible
 from optimizer.model_export import export_model
 from optimizer.plan_file import Objective
+from optimizer.plan_shifts import with_shift_totals
 from optimizer.plan_summary import PlanSummary, allocation_frame, summarize_plan
 from optimizer.problem import AllocationProblem
 from optimizer.ratio_objective import solve_ratio
@@ -62,13 +63,16 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float) -> 
 
 def _why_not(model: PlanModel, status: SolveStatus, message: str) -> str:
     """The conflicting constraints, each at its place in the plan file, or the solver's own words."""
-    conflicts = explain_infeasible(model.problem)
+    loaded = model.loaded
+    # With shifts, also each resource's total over the shifts: a minimum may need more than all shifts give.
+    conflicts = explain_infeasible(with_shift_totals(model.problem, loaded.shifts, len(loaded.plan.constraints)))
     if not conflicts:
         reason = message or "the constraints conflict jointly; no pair of them alone explains it"
         return f"{model.loaded.path}: {status.value}: {reason}"
+    positions = loaded.constraint_positions + (loaded.shifts.position,) * len(loaded.shifts.resources)
     lines = []
     for conflict in conflicts:
-        line, column = model.loaded.constraint_positions[conflict.constraints[0]]
+        line, column = positions[conflict.constraints[0]]
         lines.append(f"{model.loaded.path}:{line}:{column}: infeasible: {conflict.message} [constraints-conflict]")
     return "\n".join(lines)
 
@@ -95,9 +99,31 @@ def print_summary(console: Console, summary: PlanSummary) -> None:
         use = f"{c.used / c.limit:.1%}" if c.limit else "-"
         limits.add_row(c.name, f"{c.used:,.1f}", f"{c.sense} {c.limit:,.1f}", use, f"{c.price:,.4g}")
     console.print(limits)
+    if summary.shifts:
+        console.print(shift_table(summary))
     if summary.unknown_terms:
         console.print(f"note: {summary.unknown_terms:,} (user, action) pairs had a missing term and were not "
                       "offered", markup=False)
+
+
+def shift_table(summary: PlanSummary) -> Table:
+    """Per shift: the contacts of each channel scheduled in it, and how full each of its capacities is.
+
+    The amounts and prices of the capacities are the `resource@shift` rows of the constraints table.
+    """
+    # No vertical rules, so that three channels and two capacities still fit 80 columns (like the frontier).
+    table = Table(title="per shift: contacts, and use of each capacity", title_justify="left",
+                  box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
+    table.add_column("shift")
+    table.add_column("hours")
+    for channel in summary.shifts[0].channels:
+        table.add_column(channel.channel, justify="right")
+    for capacity in summary.shifts[0].capacity:
+        table.add_column(capacity.resource, justify="right")
+    for line in summary.shifts:
+        table.add_row(line.shift, line.hours, *(f"{c.contacts:,}" for c in line.channels),
+                      *(f"{c.used / c.limit:.1%}" if c.limit else "-" for c in line.capacity))
+    return table
 
 
 def optimize(
@@ -179,7 +205,7 @@ def frontier_command(
     console = render.console()
     with render.user_errors(console):
         loaded = load_plan(plan)
-        names = [c.name for c in loaded.plan.constraints]
+        names = list(loaded.constraint_names)  # the plan's constraints, then each shift's capacities
         if constraint not in names:
             raise CohortError("--constraint", [CohortProblem("bad-option", "constraint", (
                 f"no constraint '{constraint}' in {loaded.path}; constraints: {', '.join(names)}"))])

@@ -6,11 +6,14 @@
 
 A user for whom a term is missing cannot be given that action (its value would be unknown); the count is
 reported. Constraints are rows Σ measure·[user counts]·[action counts] ≤ / ≥ bound; a share constraint
-Σ m·[where] ≤ s·Σ m·[share_of] becomes Σ m·([where] − s·[share_of]) ≤ 0.
+Σ m·[where] ≤ s·Σ m·[share_of] becomes Σ m·([where] − s·[share_of]) ≤ 0. When the plan has shifts, an action
+that uses a resource with a capacity per shift is split into one action per shift (optimizer/plan_shifts.py),
+and each shift's capacity is one more row after the plan's constraints.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from engine.expression_types import Scope
 from engine.rule_file import FieldType
 from engine.yaml_positions import Loc, YamlSyntaxError, load_positioned
 from optimizer.plan_file import ConstraintPlan, Measure, Objective, PlanFile
+from optimizer.plan_shifts import PlanShifts, Variants, check_shifts, expand
 from optimizer.problem import AllocationProblem, BoolArray, FloatArray
 
 _VALUE_TERMS = ("approval", "amount", "margin", "term", "pd", "lgd")
@@ -46,7 +50,13 @@ class LoadedPlan:
     where: dict[int, Expr]  # constraint index → filter
     share_of: dict[int, Expr]
     resources: tuple[str, ...]
-    constraint_positions: tuple[tuple[int, int], ...] = ()  # (line, column) of each constraint in the plan
+    constraint_positions: tuple[tuple[int, int], ...] = ()  # (line, column) of each row: constraints, then shifts
+    shifts: PlanShifts = dataclasses.field(default_factory=PlanShifts)
+
+    @property
+    def constraint_names(self) -> tuple[str, ...]:
+        """The problem's rows: the plan's constraints, then one capacity row per shift and resource."""
+        return tuple(c.name for c in self.plan.constraints) + self.shifts.row_names
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,7 @@ class PlanModel:
     channels: tuple[str, ...]  # (A,) channel of each action
     unknown_terms: int  # (user, action) pairs made ineligible because a term was missing
     shares: tuple[ShareParts, ...] = ()  # share constraints, to report the share itself
+    shift_of: tuple[int, ...] = ()  # (A,) index into loaded.shifts.names, -1 for an action without a shift
 
 
 @dataclass(frozen=True)
@@ -163,6 +174,8 @@ class _Checker:
                 expr = self._number(("actions", action, "uses", resource), raw, scope)
                 if expr is not None:
                     action_terms[(action, f"use:{resource}")] = expr
+        shifts = check_shifts(plan, report, scope, tuple(resources), [a for a in plan.actions if a in known],
+                              self._number)
         where: dict[int, Expr] = {}
         share_of: dict[int, Expr] = {}
         channel_names = known | {a.channel for a in rules.actions}
@@ -196,9 +209,9 @@ class _Checker:
         if errors:
             raise RuleFileError(tuple(report.diagnostics), {**sources, **rules.sources})
         positions = tuple((report.doc.span(("constraints", i)).line, report.doc.span(("constraints", i)).column)
-                          for i in range(len(plan.constraints)))
+                          for i in range(len(plan.constraints))) + shifts.positions
         return LoadedPlan(plan, self.path, rules, schema, terms, action_terms, where, share_of, tuple(resources),
-                          positions)
+                          positions, shifts)
 
     def _number(self, loc: Loc, raw: float | str, scope: Scope) -> Expr | None:
         expr = compile_expression(self.report, loc, raw, scope)
@@ -235,20 +248,32 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
         if tag_column(tag) not in frame.columns:
             frame = frame.with_columns(pl.lit(False).alias(tag_column(tag)))
     actions = [a for a in rules.action_ids if a in plan.actions]
+    shifts = loaded.shifts
+    variants = expand(actions, shifts)  # the problem's actions: each plan action, or its per-shift variants
     channel_of = {a.id: a.channel for a in rules.actions}
-    n, a_count = frame.height, len(actions)
+    n, a_count = frame.height, len(variants.names)
     user = _per_user(frame, loaded.terms)
     per_action = _per_user(frame, {f"{a}|{part}": e for (a, part), e in loaded.action_terms.items()})
+    reach = _per_user(frame, dict(zip(shifts.names, shifts.reach, strict=True)))
 
     def column(action: str, part: str, default: float = 0.0) -> FloatArray:
         return per_action.get(f"{action}|{part}", np.full(n, default))
 
-    response = np.stack([column(a, "response") for a in actions], axis=1) if a_count else np.zeros((n, 0))
-    cost = np.stack([column(a, "cost") for a in actions], axis=1) if a_count else np.zeros((n, 0))
-    incentive = np.stack([column(a, "incentive") for a in actions], axis=1) if a_count else np.zeros((n, 0))
-    resources = np.stack([
-        np.stack([column(a, f"use:{r}") for a in actions], axis=1) for r in loaded.resources
-    ]) if loaded.resources and a_count else np.zeros((0, n, a_count))
+    def per_variant(part: str) -> FloatArray:
+        """(N, A): each problem action gets the column of its plan action."""
+        if not a_count:
+            return np.zeros((n, 0))
+        by_action: FloatArray = np.stack([column(a, part) for a in actions], axis=1)[:, variants.base]
+        return by_action
+
+    response = per_variant("response")
+    if shifts.names:  # × the shift's reach; the last column (shift -1) is 1 for actions without a shift
+        by_shift = np.stack([*(reach[s] for s in shifts.names), np.ones(n)], axis=1)
+        response = response * by_shift[:, variants.shift]
+    cost = per_variant("cost")
+    incentive = per_variant("incentive")
+    resources = np.stack([per_variant(f"use:{r}") for r in loaded.resources]) if loaded.resources and a_count \
+        else np.zeros((0, n, a_count))
     loans = response * user["approval"][:, None]
     lent = loans * user["amount"][:, None]
     loss = lent * (user["pd"] * user["lgd"])[:, None]
@@ -256,7 +281,7 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
     profit = lent * (user["margin"] * user["term"])[:, None] - loss - spend
     measures = PlanMeasures(response, loans, lent, spend, loss, profit, resources)
 
-    order = [decisions.actions.index(a) for a in actions]
+    order = [decisions.actions.index(actions[b]) for b in variants.base]
     eligible: BoolArray = decisions.eligible_matrix()[:, order] if a_count else np.zeros((n, 0), dtype=bool)
     value = profit if plan.objective is not Objective.LOANS else loans
     known = np.isfinite(value) & np.isfinite(spend) & np.isfinite(loss) & (
@@ -267,8 +292,9 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
 
     weights, rhs, sense = [], [], []
     shares: list[ShareParts] = []
-    channel_array = np.array([channel_of[a] for a in actions])
-    action_array = np.array(actions)
+    # A constraint that names a channel or an action counts every shift variant of it.
+    action_array = np.array([actions[b] for b in variants.base])
+    channel_array = np.array([channel_of[a] for a in action_array.tolist()])
     for index, constraint in enumerate(plan.constraints):
         m = _measure(constraint, measures, loaded.resources)
         in_channels = _channel_mask(constraint, channel_array, action_array, a_count)
@@ -287,12 +313,27 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
         weights.append(row)
         rhs.append(float(constraint.max if constraint.max is not None else constraint.min))  # type: ignore[arg-type]
         sense.append(-1 if constraint.max is not None else 1)
+    weights.extend(_shift_rows(shifts, variants, measures, loaded.resources, clean))
+    rhs.extend(shifts.capacity.ravel().tolist())
+    sense.extend([-1] * shifts.capacity.size)
     weight = np.stack(weights) if weights else np.zeros((0, n, a_count))
     problem = AllocationProblem(
         np.where(known, value, 0.0), eligible, weight, np.asarray(rhs, dtype=np.float64),
-        np.asarray(sense, dtype=np.int8), tuple(c.name for c in plan.constraints), tuple(actions))
+        np.asarray(sense, dtype=np.int8), loaded.constraint_names, variants.names)
     return PlanModel(loaded, problem, measures, decisions.frame[cohort.id_field],
-                     tuple(channel_of[a] for a in actions), unknown, tuple(shares))
+                     tuple(channel_array.tolist()), unknown, tuple(shares), tuple(variants.shift.tolist()))
+
+
+def _shift_rows(shifts: PlanShifts, variants: Variants, measures: PlanMeasures, resources: tuple[str, ...],
+                clean: FloatArray) -> list[FloatArray]:
+    """One capacity row per shift and resource, shift by shift: the use of the variants in that shift."""
+    rows: list[FloatArray] = []
+    for s in range(len(shifts.names)):
+        in_shift = variants.shift == s
+        for resource in shifts.resources:
+            use = measures.resources[resources.index(resource)]
+            rows.append(np.nan_to_num(use * clean) * in_shift[None, :])
+    return rows
 
 
 def _measure(constraint: ConstraintPlan, measures: PlanMeasures, resources: tuple[str, ...]) -> FloatArray:

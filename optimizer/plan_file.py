@@ -8,9 +8,10 @@ engine, so nothing is evaluated in two dialects.
 from __future__ import annotations
 
 import enum
-from typing import Annotated
+import re
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, NonNegativeFloat, model_validator
 
 from engine.rule_file import FieldSpec, Identifier, Text
 
@@ -54,6 +55,46 @@ class ActionPlan(_Model):
     cost: Term = 0.0  # cost per contact, yuan (a marketplace's price per acquisition: write response × price)
     incentive: Term = 0.0  # paid per loan drawn (coupon, rate discount), yuan
     uses: dict[Identifier, Term] = Field(default_factory=dict)  # resource use per contact: {agent_minutes: 6}
+    # The shifts this action may be scheduled in; default: every shift, when it uses a resource that has a
+    # capacity per shift. Naming shifts also splits an action that uses no such resource.
+    shifts: Annotated[list[Identifier], Field(min_length=1)] | None = None
+    label: str | None = None
+
+
+_HOURS = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*[-–]\s*(\d{1,2}):(\d{2})\s*$")
+
+
+def _hours(value: Any) -> str:
+    """"09:00-12:00" (or with an en dash) → "09:00-12:00"; the end is after the start, within one day."""
+    if not isinstance(value, str):  # YAML 1.1 reads a lone 18:00 as the number 1080 (base 60)
+        raise ValueError("write hours as a range HH:MM-HH:MM, e.g. 18:00-21:00")
+    match = _HOURS.match(value)
+    if match is None:
+        raise ValueError(f"'{value}' is not a time range: write hours as HH:MM-HH:MM, e.g. 09:00-12:00")
+    start_h, start_m, end_h, end_m = (int(g) for g in match.groups())
+    if start_m > 59 or end_m > 59 or start_h > 23 or end_h * 60 + end_m > 24 * 60:
+        raise ValueError(f"'{value}' is not a time of day: hours run from 00:00 to 24:00")
+    if end_h * 60 + end_m <= start_h * 60 + start_m:
+        raise ValueError(f"'{value}' ends before it starts: a shift lies within one day")
+    return f"{start_h:02d}:{start_m:02d}-{end_h:02d}:{end_m:02d}"
+
+
+# A time range within one day, "09:00-12:00"; the end is exclusive, so 13:00-18:00 and 18:00-21:00 do not overlap.
+Hours = Annotated[str, BeforeValidator(_hours)]
+
+
+def minutes_of_day(hours: str) -> tuple[int, int]:
+    """The start and end of a checked `Hours` value, in minutes after midnight."""
+    start, end = hours.split("-")
+    return int(start[:2]) * 60 + int(start[3:]), int(end[:2]) * 60 + int(end[3:])
+
+
+class ShiftPlan(_Model):
+    """A call-centre shift: when it runs, what it is staffed with, and how reachable users are in it."""
+
+    hours: Hours
+    capacity: dict[Identifier, NonNegativeFloat] = Field(default_factory=dict)  # resource → limit in the shift
+    reach: Term = 1.0  # multiplies an action's response in this shift (users who work answer in the evening)
     label: str | None = None
 
 
@@ -86,5 +127,6 @@ class PlanFile(_Model):
     objective: Objective = Objective.PROFIT
     fields: dict[Identifier, FieldSpec] = Field(default_factory=dict)  # cohort columns the plan reads
     value: ValueTerms
+    shifts: dict[Identifier, ShiftPlan] = Field(default_factory=dict)  # capacity per call-centre shift
     actions: dict[Identifier, ActionPlan]
     constraints: list[ConstraintPlan] = Field(default_factory=list)

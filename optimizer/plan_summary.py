@@ -1,4 +1,8 @@
-"""What a planner reads after a solve: objective, bound, gap, per channel figures, capacity use and prices."""
+"""What a planner reads after a solve: objective, bound, gap, per channel figures, capacity use and prices.
+
+A plan with shifts also gets, per shift, the contacts of each channel scheduled in it and the use of each
+capacity; the per channel figures add up a channel's shift variants.
+"""
 
 from __future__ import annotations
 
@@ -32,6 +36,29 @@ class ConstraintLine(BaseModel):
     share: bool = False  # used and limit are shares (0-1) of the measure, not amounts
 
 
+class ShiftChannel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    channel: str
+    contacts: int
+
+
+class ShiftCapacity(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    resource: str
+    used: float
+    limit: float
+    price: float  # the marginal value of one more unit of the resource in this shift
+
+
+class ShiftLine(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    shift: str
+    hours: str
+    channels: list[ShiftChannel]  # every channel that can be scheduled in a shift, 0 when none was
+    loans: float  # expected loans from the contacts scheduled in this shift
+    capacity: list[ShiftCapacity]
+
+
 class PlanSummary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     plan: str
@@ -45,6 +72,7 @@ class PlanSummary(BaseModel):
     channels: list[ChannelLine]
     constraints: list[ConstraintLine]
     unknown_terms: int
+    shifts: list[ShiftLine] = []
 
 
 def allocation_frame(model: PlanModel, allocation: Allocation) -> pl.DataFrame:
@@ -60,12 +88,19 @@ def allocation_frame(model: PlanModel, allocation: Allocation) -> pl.DataFrame:
 
     names = [*problem.action_names, NONE]
     channels = sorted({*model.channels, NONE})
+    shift_names = model.loaded.shifts.names
+    shift_column: dict[str, pl.Series] = {}
+    if shift_names:  # null for "none" and for actions without shifts
+        shift = np.where(taken, np.asarray(model.shift_of, dtype=np.int64)[col], -1)
+        shift_column["shift"] = pl.Series("shift", np.asarray(shift_names, dtype=object)[shift.clip(min=0)],
+                                          dtype=pl.Enum(shift_names)).scatter(np.flatnonzero(shift < 0), None)
     return pl.DataFrame({
         model.user_ids.name: model.user_ids,
         "action": pl.Series(np.asarray(names, dtype=object)[np.where(taken, action, len(names) - 1)],
                             dtype=pl.Enum(names)),
         "channel": pl.Series(np.asarray([*model.channels, NONE], dtype=object)[np.where(taken, action, -1)],
                              dtype=pl.Enum(channels)),
+        **shift_column,
         "expected_responses": pick(m.responses),
         "expected_loans": pick(m.loans),
         "spend": pick(m.spend),
@@ -108,4 +143,27 @@ def summarize_plan(model: PlanModel, allocation: Allocation, frame: pl.DataFrame
                               profit=float(p)) for c, n, s, r, ln, p in by_channel.iter_rows()],
         constraints=lines,
         unknown_terms=model.unknown_terms,
+        shifts=_shift_lines(model, frame, lines),
     )
+
+
+def _shift_lines(model: PlanModel, frame: pl.DataFrame, lines: list[ConstraintLine]) -> list[ShiftLine]:
+    """Per shift: contacts per channel, expected loans, and the use of each capacity (rows after the plan's)."""
+    shifts = model.loaded.shifts
+    if not shifts.names:
+        return []
+    scheduled = sorted({c for c, s in zip(model.channels, model.shift_of, strict=True) if s >= 0})
+    counts = {(str(s), str(c)): (int(n), float(loans)) for s, c, n, loans in frame.filter(
+        pl.col("shift").is_not_null()).group_by("shift", "channel").agg(
+        pl.len(), pl.col("expected_loans").sum()).iter_rows()}
+    first = len(model.loaded.plan.constraints)
+    result = []
+    for s, name in enumerate(shifts.names):
+        rows = lines[first + s * len(shifts.resources):first + (s + 1) * len(shifts.resources)]
+        result.append(ShiftLine(
+            shift=name, hours=shifts.hours[s],
+            channels=[ShiftChannel(channel=c, contacts=counts.get((name, c), (0, 0.0))[0]) for c in scheduled],
+            loans=sum(counts.get((name, c), (0, 0.0))[1] for c in scheduled),
+            capacity=[ShiftCapacity(resource=r, used=line.used, limit=line.limit, price=line.price)
+                      for r, line in zip(shifts.resources, rows, strict=True)]))
+    return result
