@@ -1,6 +1,6 @@
 """The published benchmark formats map onto the allocation problem: a small GAP file in OR-Library's format and a
-small MMKP file in Khan's format, hand-written here (the public files cannot be downloaded on the build
-machine), solved by every exact solver and compared with brute force over the original formulation."""
+small MMKP file in Khan's format, hand-written here so that brute force over the original formulation is the
+oracle, solved by every exact solver. The real published files are tested in test_published_data.py."""
 
 from __future__ import annotations
 
