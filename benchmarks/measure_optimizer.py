@@ -16,13 +16,18 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 DEFAULT_ROWS = (
-    "lagrangian:1000", "exact-highs:1000", "highs-lp:1000", "exact-pulp:1000",
+    "lagrangian:1000", "exact-highs:1000", "exact-scip:1000", "exact-cpsat:1000", "highs-lp:1000", "exact-pulp:1000",
     "lagrangian:10000", "exact-highs:10000", "highs-lp:10000", "exact-pulp:10000",
     "lagrangian:100000", "highs-lp:100000", "exact-pulp:100000",
-    "lagrangian:1000000", "highs-lp:1000000",
-    "lagrangian:10000000",
+    "lagrangian:1000000", "lagrangian-float32:1000000", "highs-lp:1000000",
+    "lagrangian:10000000", "lagrangian-float32:10000000",
 )
+# Exact MIPs stop at this relative gap (or the time limit). CBC gets the setting: its own default gap
+# (0) is never reached at 10⁵ users, so it runs to the limit like the planner's PuLP model would.
+EXACT_GAP = 1e-4
 
 
 def child(method: str, n: int, time_limit: float) -> dict[str, object]:
@@ -30,7 +35,7 @@ def child(method: str, n: int, time_limit: float) -> dict[str, object]:
     from optimizer.feasibility import check_feasible
 
     started = time.perf_counter()
-    problem = marketing_instance(n)
+    problem = marketing_instance(n, dtype=np.float32 if method.endswith("-float32") else np.float64)
     build = time.perf_counter() - started
     started = time.perf_counter()
     if method == "highs-lp":
@@ -39,18 +44,26 @@ def child(method: str, n: int, time_limit: float) -> dict[str, object]:
         bound = lp_relaxation_bound(problem, time_limit=time_limit)
         return {"build_s": build, "solve_s": time.perf_counter() - started, "objective": None, "bound": bound,
                 "gap": None, "status": "LP bound only (no plan)"}
-    if method == "lagrangian":
+    if method.startswith("lagrangian"):
         from optimizer.solve_lagrangian import solve_lagrangian
 
         result = solve_lagrangian(problem)
     elif method == "exact-highs":
         from optimizer.solve_exact_highs import HighsExactSolver
 
-        result = HighsExactSolver(time_limit=time_limit, mip_gap=1e-4).solve(problem)
+        result = HighsExactSolver(time_limit=time_limit, mip_gap=EXACT_GAP).solve(problem)
+    elif method == "exact-scip":
+        from optimizer.solve_exact_ortools import ScipSolver
+
+        result = ScipSolver(time_limit=time_limit, mip_gap=EXACT_GAP).solve(problem)
+    elif method == "exact-cpsat":
+        from optimizer.solve_exact_ortools import CpSatSolver
+
+        result = CpSatSolver(time_limit=time_limit, mip_gap=EXACT_GAP).solve(problem)
     else:
         from optimizer.solve_exact_pulp import PulpCbcSolver
 
-        result = PulpCbcSolver(time_limit=time_limit, mip_gap=1e-4).solve(problem)
+        result = PulpCbcSolver(time_limit=time_limit, mip_gap=0.0).solve(problem)
     feasible = result.objective > float("-inf") and not check_feasible(problem, result.action)
     return {"build_s": build, "solve_s": time.perf_counter() - started, "objective": result.objective,
             "bound": result.bound, "gap": result.gap, "status": result.status.value + ("" if feasible else

@@ -13,11 +13,12 @@ CONSTRAINTS = ("budget", "agent_minutes", "bot_line_minutes", "expected_loss")
 CHUNK = 1_000_000
 
 
-def marketing_instance(n: int, seed: int = 20261124) -> AllocationProblem:
+def marketing_instance(n: int, seed: int = 20261124, dtype: type[np.floating] = np.float64) -> AllocationProblem:
+    """`dtype=np.float32` stores the same numbers (rounded) in half the memory; the solvers keep it."""
     a = len(ACTIONS)
-    value = np.empty((n, a))
+    value = np.empty((n, a), dtype=dtype)
     eligible = np.empty((n, a), dtype=bool)
-    weight = np.zeros((4, n, a))
+    weight = np.zeros((4, n, a), dtype=dtype)
     generators = np.random.default_rng(seed).spawn(max(1, -(-n // CHUNK)))
     for index, rng in enumerate(generators):
         lo, hi = index * CHUNK, min((index + 1) * CHUNK, n)
@@ -29,6 +30,6 @@ def marketing_instance(n: int, seed: int = 20261124) -> AllocationProblem:
         weight[2, lo:hi, 4] = rng.uniform(1, 3, m)
         weight[3, lo:hi] = rng.uniform(0, 10, (m, a))
     rhs = np.array([
-        weight[0].mean() * n * 0.3, weight[1, :, 0].mean() * n * 0.1, weight[2, :, 4].mean() * n * 0.2,
-        weight[3].mean() * n * 0.25])
+        weight[0].mean(dtype=np.float64) * n * 0.3, weight[1, :, 0].mean(dtype=np.float64) * n * 0.1,
+        weight[2, :, 4].mean(dtype=np.float64) * n * 0.2, weight[3].mean(dtype=np.float64) * n * 0.25])
     return AllocationProblem(value, eligible, weight, rhs, np.full(4, -1, dtype=np.int8), CONSTRAINTS, ACTIONS)

@@ -63,31 +63,40 @@ def _cheapest_covering(ratio: FloatArray, amount: FloatArray, needed: float) -> 
         take = min(finite.size, take * 4)
 
 
-def switch_distance(problem: AllocationProblem, action: IntArray, prices: FloatArray,
-                    runner: ChunkRunner | None = None) -> FloatArray:
-    """Per user: reduced value of its action minus that of its best alternative (negative: it wants to move)."""
+def switch_cost(problem: AllocationProblem, action: IntArray, prices: FloatArray,
+                runner: ChunkRunner | None = None) -> FloatArray:
+    """Per user, over its alternatives: the least reduced value lost per unit of priced resource moved
+    (Σ_k λ_k |Δw_k|). Negative when the user would rather move. Measured on the demo's plan (200,000 users,
+    8 constraints): a 1,000-user core picked by this reaches the LP bound; picked by the reduced value lost
+    alone, it stays 100 yuan short (users near a tie that move no resource are no help to any constraint)."""
     p = problem
     signed = prices * p.sign()
-    distance = np.empty(p.users)
+    priced = [(k, float(prices[k])) for k in range(p.constraints) if prices[k] > 0]
+    out = np.empty(p.users)
 
     def chunk(start: int, stop: int) -> None:
         col = column_of(action[start:stop], p.actions)
         reduced = reduced_block(p, start, stop, signed, np.float64, nothing_column=True)
-        own = gather_rows(reduced, col).copy()
-        reduced[np.arange(stop - start), col] = -np.inf
-        distance[start:stop] = own - reduced.max(axis=1)
+        moved = np.full(reduced.shape, 1e-12)
+        for k, price in priced:
+            g = signed_weight_block(p, k, start, stop, 1.0)
+            moved += price * np.abs(gather_rows(g, col)[:, None] - g)
+        cost = (gather_rows(reduced, col)[:, None] - reduced) / moved
+        cost[np.arange(stop - start), col] = np.inf
+        cost[~np.isfinite(reduced)] = np.inf
+        out[start:stop] = cost.min(axis=1)
 
     (runner or ChunkRunner()).map(p.users, chunk)
-    return distance
+    return out
 
 
 def nearest_users(problem: AllocationProblem, action: IntArray, prices: FloatArray, count: int,
                   runner: ChunkRunner | None = None) -> IntArray:
-    """The `count` users nearest a switch at these prices, in index order."""
+    """The `count` users whose switch costs least per unit of priced resource, in index order."""
     if count >= problem.users:
         return np.arange(problem.users)
-    distance = switch_distance(problem, action, prices, runner)
-    return np.sort(np.argpartition(distance, count - 1)[:count])
+    cost = switch_cost(problem, action, prices, runner)
+    return np.sort(np.argpartition(cost, count - 1)[:count])
 
 
 def restricted(problem: AllocationProblem, action: IntArray, users: IntArray) -> AllocationProblem:

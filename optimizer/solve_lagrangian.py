@@ -37,10 +37,10 @@ class LagrangianOptions:
     serious_fraction: float = 0.1  # a step is "serious" when it achieves this share of the predicted decrease
     primal_every: int = 25  # also build a plan every this many passes, in case the dual converges slowly
     threads: int = 0  # 0: every core this process may use
-    sample_from: int = 400_000  # from this many users on, solve a sample's dual first (a quarter of this, or 1/16)
-    polish_users: int = 400  # users nearest a switch re-optimised exactly by HiGHS (0: no polish) …
+    sample_from: int = 50_000  # from this many users on, solve a sample's dual first (a quarter of this, or 1/16)
+    polish_users: int = 600  # users nearest a switch re-optimised exactly by HiGHS (0: no polish) …
     polish_share: float = 2e-4  # … or this share of all users if more (2,000 at 10⁷: 4e-5 → 7e-6 gap, measured)
-    polish_seconds: float = 0.25  # HiGHS's time for `polish_users` users, and in proportion for more
+    polish_seconds: float = 0.4  # HiGHS's time for `polish_users` users, and in proportion for more
     fill_rounds: int = 0  # greedy upgrades into leftover slack before the polish (3 when there is no polish);
     # measured at 10⁵ and 10⁶ users, the polish alone does as well or better, and fill costs a pass per round
 

@@ -11,7 +11,7 @@ from optimizer.core_polish import polish
 from optimizer.dual_pass import DualOracle
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem
-from optimizer.repair import nearest_users, repair, restricted, switch_distance
+from optimizer.repair import nearest_users, repair, restricted, switch_cost
 from optimizer.solve_exact_highs import HighsExactSolver, lp_relaxation_bound
 from optimizer.solve_lagrangian import LagrangianOptions, solve_lagrangian
 from optimizer.user_chunks import ChunkRunner
@@ -83,8 +83,8 @@ def test_restricted_problem_keeps_everyone_elses_usage() -> None:
     users = nearest_users(problem, plan, PRICES, 150)
     sub = restricted(problem, plan, users)
     assert np.allclose(problem.rhs - sub.rhs + sub.usage_of(plan[users]), problem.usage_of(plan))
-    distance = switch_distance(problem, plan, PRICES)
-    assert distance[users].max() <= np.delete(distance, users).min()
+    cost = switch_cost(problem, plan, PRICES)
+    assert cost[users].max() <= np.delete(cost, users).min()
 
 
 def test_polish_never_loses_and_reaches_the_optimum_on_all_users() -> None:
