@@ -15,7 +15,7 @@ import numpy as np
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.highs_instance import new_highs
-from optimizer.problem import AllocationProblem, IntArray
+from optimizer.problem import AllocationProblem, FloatArray, IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,3 +131,21 @@ def lp_relaxation_bound(problem: AllocationProblem, time_limit: float = 600.0, i
     if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"LP relaxation not solved: {solver.getModelStatus()}")
     return float(solver.getInfo().objective_function_value)
+
+
+def lp_prices(problem: AllocationProblem, time_limit: float = 60.0) -> FloatArray:
+    """(K,) ≥ 0 prices for an exact plan: the LP relaxation's duals of the coupling rows, in ≤-form.
+
+    A MIP has no dual prices of its own; the LP's are the marginal values the Lagrangian reports too (its dual
+    is this LP's), so every method's summary reads the same way. Zero where HiGHS does not solve the LP."""
+    k = problem.constraints
+    if k == 0 or not problem.eligible.any():
+        return np.zeros(k)
+    model = build_highs_model(problem, integer=False)
+    solver = _solver(time_limit, 0.0)
+    solver.passModel(model.lp)
+    solver.run()
+    if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
+        return np.zeros(k)
+    duals = np.asarray(solver.getSolution().row_dual)
+    return np.abs(duals[problem.users:problem.users + k]) if duals.size == problem.users + k else np.zeros(k)

@@ -146,10 +146,16 @@ def solve(problem: AllocationProblem, method: str = AUTO, time_limit: float = DE
 
 def _run(problem: AllocationProblem, info: SolverInfo, time_limit: float, watchdog: bool) -> Allocation:
     if not (info.exact and watchdog):
-        return info.make(time_limit).solve(problem)
-    from optimizer.watchdog import Watchdog
+        result = info.make(time_limit).solve(problem)
+    else:
+        from optimizer.watchdog import Watchdog
 
-    return Watchdog(info.make(own_time_limit(time_limit)), deadline=time_limit).solve(problem)
+        result = Watchdog(info.make(own_time_limit(time_limit)), deadline=time_limit).solve(problem)
+    if info.exact and problem.constraints and result.objective > float("-inf") and not result.prices.any():
+        from optimizer.solve_exact_highs import lp_prices
+
+        result = dataclasses.replace(result, prices=lp_prices(problem, time_limit=max(1.0, 0.1 * time_limit)))
+    return result
 
 
 def _with_message(result: Allocation, message: str) -> Allocation:

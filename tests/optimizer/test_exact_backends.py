@@ -57,3 +57,15 @@ def test_cpsat_rounds_rows_towards_feasibility() -> None:
     assert result.objective == 2.0
     assert result.bound >= 2.0
     assert "rows × 10^5" in result.message
+
+
+def test_exact_plans_report_the_lp_prices_the_dual_method_reports() -> None:
+    """A MIP has no duals: an exact plan's prices are the LP relaxation's, which the Lagrangian converges to."""
+    from optimizer.solvers import solve
+
+    problem = marketing_problem(3000, seed=5)
+    exact = solve(problem, "exact-highs", watchdog=False)
+    dual = solve(problem, "lagrangian")
+    assert exact.prices.shape == (problem.constraints,)
+    assert (exact.prices >= 0).all() and exact.prices.any()
+    assert np.allclose(exact.prices, dual.prices, rtol=0.05, atol=0.05 * float(dual.prices.max()))
