@@ -28,7 +28,7 @@ from optimizer.plan_shifts import with_shift_totals
 from optimizer.plan_summary import PlanSummary, allocation_frame, summarize_plan
 from optimizer.problem import AllocationProblem
 from optimizer.ratio_objective import solve_ratio
-from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver
+from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver, Progress
 from optimizer.solvers import AUTO, EXACT_MAX_USERS
 
 
@@ -36,17 +36,20 @@ class PlanNotSolved(Exception):
     pass
 
 
-def _solver(problem: AllocationProblem, method: str, time_limit: float,
-            gap: float) -> Callable[[AllocationProblem], Allocation]:
+def _solver(problem: AllocationProblem, method: str, time_limit: float, gap: float,
+            progress: Progress) -> Callable[[AllocationProblem], Allocation]:
     """The Lagrangian with the planner's gap target, or a registered solver (auto: exact under the watchdog)."""
     if method == "lagrangian" or (method == AUTO and problem.users > EXACT_MAX_USERS):
-        return LagrangianSolver(LagrangianOptions(gap=gap, time_limit=time_limit)).solve
+        return LagrangianSolver(LagrangianOptions(gap=gap, time_limit=time_limit), progress).solve
+    name = solvers.auto_method(problem, time_limit) if method == AUTO else method
+    progress(f"solving exactly with {name} ({problem.users:,} users, at most {time_limit:,.0f} s)")
     return lambda p: solvers.solve(p, method, time_limit)
 
 
-def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float) -> tuple[PlanSummary, pl.DataFrame]:
+def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
+               progress: Progress | None = None) -> tuple[PlanSummary, pl.DataFrame]:
     problem = model.problem
-    solve = _solver(problem, method, time_limit, gap)
+    solve = _solver(problem, method, time_limit, gap, progress or (lambda _: None))
     if model.loaded.plan.objective is Objective.ROI:
         allocation = solve_ratio(problem, model.measures.spend, solve).allocation
     else:
@@ -160,23 +163,22 @@ def optimize(
             raise CohortError(str(out), [CohortProblem("bad-output", "-", "the output must end in .parquet or .csv")])
         if export is not None and export.suffix.lower() not in (".lp", ".mps"):
             raise CohortError(str(export), [CohortProblem("bad-output", "-", "the model must end in .lp or .mps")])
-        loaded = load_plan(plan)
-        users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
-        decisions = loaded.rules.apply(users)
-        model = build_problem(loaded, users, decisions)
-        if export is not None:
-            with atomic_path(export) as tmp:
-                export_model(model.problem, tmp)
-            console.print(f"wrote {export} ({model.problem.users:,} users × {model.problem.actions} actions, "
-                          f"{model.problem.constraints} constraints)", markup=False)
-        if out is None:  # only the model was asked for
-            return
-        try:
-            summary, frame = solve_plan(model, method, time_limit, gap)
-        except PlanNotSolved as err:
-            console.print(str(err), markup=False)
-            console.print("no plan was written", markup=False)
-            raise typer.Exit(render.USER_ERROR) from None
+        with render.console(stderr=True).status("loading the plan") as status:
+            loaded = load_plan(plan)
+            status.update(f"loading {cohort}")
+            users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
+            status.update(f"applying {loaded.rules.path} to {users.height:,} users")
+            decisions = loaded.rules.apply(users)
+            status.update("building the integer program")
+            model = build_problem(loaded, users, decisions)
+            if export is not None:
+                with atomic_path(export) as tmp:
+                    export_model(model.problem, tmp)
+                console.print(f"wrote {export} ({model.problem.users:,} users × {model.problem.actions} actions, "
+                              f"{model.problem.constraints} constraints)", markup=False)
+            if out is None:  # only the model was asked for
+                return
+            summary, frame = _solve_or_exit(console, model, method, time_limit, gap, status.update)
         with atomic_path(out) as tmp:
             if out.suffix.lower() == ".csv":
                 frame.with_columns(pl.col(pl.Enum).cast(pl.String)).write_csv(tmp)
@@ -184,6 +186,16 @@ def optimize(
                 frame.write_parquet(tmp)
     print_summary(console, summary)
     console.print(f"wrote {out}", markup=False)
+
+
+def _solve_or_exit(console: Console, model: PlanModel, method: str, time_limit: float, gap: float,
+                   progress: Progress) -> tuple[PlanSummary, pl.DataFrame]:
+    try:
+        return solve_plan(model, method, time_limit, gap, progress)
+    except PlanNotSolved as err:
+        console.print(str(err), markup=False)
+        console.print("no plan was written", markup=False)
+        raise typer.Exit(render.USER_ERROR) from None
 
 
 def frontier_command(

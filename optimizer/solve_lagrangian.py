@@ -13,6 +13,7 @@ to its optimum in a small box and needs a few passes over all users instead of t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,6 +27,7 @@ from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.repair import fill, repair
 from optimizer.user_chunks import ChunkRunner
 
+Progress = Callable[[str], None]  # one line on where the solve is: shown by `decide optimize` as it runs
 SAMPLE_SEED = 20261125  # the sample only chooses where the search starts: fixed, so runs repeat exactly
 
 
@@ -108,9 +110,10 @@ class _DualSearch:
 class LagrangianSolver:
     name = "lagrangian"
 
-    def __init__(self, options: LagrangianOptions | None = None) -> None:
+    def __init__(self, options: LagrangianOptions | None = None, progress: Progress | None = None) -> None:
         self.options = options or LagrangianOptions()
         self.runner = ChunkRunner(self.options.threads)
+        self.progress: Progress = progress or (lambda _: None)
 
     def _sample_start(self, problem: AllocationProblem, scale: FloatArray) -> _DualSearch:
         """The dual search, started from the prices of a random sample's dual when the problem is large.
@@ -126,7 +129,8 @@ class LagrangianSolver:
         size = max(opts.sample_from // 4, n // 16)
         chosen = np.flatnonzero(np.random.default_rng(SAMPLE_SEED).random(n) < size / n)
         inner = self._sample_start(problem.subset(chosen, problem.rhs * (chosen.size / n)), scale)
-        for _ in range(opts.max_passes):
+        for step in range(1, opts.max_passes + 1):
+            self.progress(f"prices from a sample of {chosen.size:,} users: pass {step}, bound {inner.bound:,.0f}")
             if not inner.step() or inner.settled(opts.gap * 0.01):
                 break
         width = np.abs(inner.center) / np.sqrt(chosen.size) + 5e-4 * scale
@@ -164,6 +168,9 @@ class LagrangianSolver:
                                   self.name, time.perf_counter() - started, search.center, search.last.usage,
                                   oracle.passes, "the dual is unbounded: no plan satisfies every constraint")
             bound = search.bound
+            self.progress(f"pass {oracle.passes} over {problem.users:,} users: bound {bound:,.0f}, " + (
+                f"best plan {best_value:,.0f}, gap {(bound - best_value) / max(abs(bound), 1e-12):.4%}"
+                if best_plan is not None else "no plan yet"))
             # A plan costs a repair, a fill and a polish: build one only once the dual has settled and the bound
             # has moved by half the last gap since the last attempt.
             if (search.settled(opts.gap * 0.25) and bound <= next_attempt) or iteration % opts.primal_every == 0:
@@ -202,6 +209,7 @@ class LagrangianSolver:
 
     def _primal(self, problem: AllocationProblem, at: PassResult, prices: FloatArray, bound: float) -> IntArray | None:
         opts = self.options
+        self.progress(f"building a plan at the prices: repair and polish (bound {bound:,.0f})")
         plan = repair(problem, at.action, prices, runner=self.runner)
         rounds = opts.fill_rounds if opts.polish_users > 0 else max(opts.fill_rounds, 3)
         plan = fill(problem, plan, prices, rounds=rounds, runner=self.runner)
