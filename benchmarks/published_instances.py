@@ -292,6 +292,7 @@ class Comparison:
     method: str
     result: Allocation
     known: KnownOptimum | None
+    violations: int  # constraints the plan breaks, by optimizer.feasibility.check_feasible (0 without a plan)
 
     @property
     def objective(self) -> float:
@@ -316,13 +317,16 @@ class Comparison:
 
 def compare(problems: Sequence[PublishedProblem], methods: Sequence[str], time_limit: float,
             watchdog: bool) -> Iterator[Comparison]:
+    from optimizer.feasibility import check_feasible
     from optimizer.solvers import solve
 
     for published in problems:
         known = known_optimum(published.instance, published.form)
         for method in methods:
             result = solve(published.problem, method=method, time_limit=time_limit, watchdog=watchdog)
-            yield Comparison(published.instance, published.form, method, result, known)
+            planned = result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+            violations = len(check_feasible(published.problem, result.action)) if planned else 0
+            yield Comparison(published.instance, published.form, method, result, known, violations)
 
 
 def _known_text(known: KnownOptimum | None) -> str:
@@ -340,11 +344,13 @@ def _cell(row: Comparison) -> str:
     if row.result.status is not SolveStatus.OPTIMAL:
         bound = f", bound {row.bound:g}" if np.isfinite(row.bound) else ""
         status = f" ({row.result.status.value}{bound})"
-    return f"{row.objective:g}{mark}{status} · {seconds}"
+    broken = f" INFEASIBLE ({row.violations} constraints broken)" if row.violations else ""
+    return f"{row.objective:g}{mark}{status}{broken} · {seconds}"
 
 
 def markdown_table(rows: Sequence[Comparison], methods: Sequence[str]) -> str:
-    """One line per instance and form, one column per method: objective, ✓/✗ against the known optimum, time."""
+    """One line per instance and form, one column per method: objective, ✓/✗ against the known optimum, time;
+    a plan that fails optimizer.feasibility.check_feasible says so."""
     lines = ["| instance | form | known | " + " | ".join(methods) + " |",
              "|---|---|---|" + "---|" * len(methods)]
     keys = list(dict.fromkeys((row.instance, row.form) for row in rows))
@@ -357,7 +363,8 @@ def markdown_table(rows: Sequence[Comparison], methods: Sequence[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit 1 when an exact method misses a proven optimum (heuristics and best known values never fail)."""
+    """Exit 1 when an exact method misses a proven optimum (heuristics and best known values never fail) or
+    any method returns a plan that breaks a constraint."""
     from optimizer.solvers import registered, solver_info
 
     parser = argparse.ArgumentParser(description="Solve published GAP / MMKP files and compare with the known "
@@ -386,12 +393,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{row.instance:>10} {row.form.value} {row.method:<12} {row.result.status.value:<12} "
                   f"{row.objective if row.has_plan else float('nan'):>10g}  known {_known_text(row.known):<18} "
                   f"equal {'—' if row.equal is None else 'yes' if row.equal else 'no':<3} "
-                  f"{row.result.seconds:7.2f} s", flush=True)
+                  f"{row.result.seconds:7.2f} s{'  INFEASIBLE' if row.violations else ''}", flush=True)
     if args.markdown:
         print(markdown_table(rows, methods))
     missed = [row for row in rows if row.method != "auto" and solver_info(row.method).exact
               and row.known is not None and row.known.proven and not row.equal]
-    return 1 if missed else 0
+    return 1 if missed or any(row.violations for row in rows) else 0
 
 
 if __name__ == "__main__":

@@ -11,8 +11,10 @@ import pytest
 from benchmarks.published_instances import (
     DATA_DIR,
     Form,
+    InstanceFormatError,
     PublishedProblem,
     known_optimum,
+    main,
     parse_mmkp_counted,
     read_published,
 )
@@ -84,3 +86,52 @@ def test_khan_i07_maps_onto_the_problem_with_the_published_bound() -> None:
     assert best_known is not None and not best_known.proven
     # marcocaserta/mmkp's runs on I07 report an upper bound of 24,608.1 next to their best plan, 24,592.
     assert best_known.value <= lp_relaxation_bound(problem) <= 24_608.1
+
+
+def test_the_cli_prints_one_row_per_instance_and_form(capsys: pytest.CaptureFixture[str]) -> None:
+    path = data_file("gap1.txt")
+    assert main([str(path), "--form", "max", "--no-watchdog", "--markdown"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| instance | form | known | exact-highs |"
+    assert lines[2].startswith("| c515-1 | max | 336 | 336 ✓ · ")
+    assert len(lines) == 2 + 5
+
+
+# Two groups, two resources; the second group has one item fewer than the first.
+COUNTED_MMKP = """\
+2 2
+10 9
+3
+5 4 3
+7 6 5
+2 1 1
+2
+6 5 4
+9 8 7
+"""
+
+
+def test_counted_mmkp_pads_short_groups_with_ineligible_items() -> None:
+    instance = parse_mmkp_counted(COUNTED_MMKP, "counted")
+    assert instance.value.tolist() == [[5, 7, 2], [6, 9, 0]]
+    assert instance.eligible is not None and instance.eligible.tolist() == [[True] * 3, [True, True, False]]
+    assert instance.weight[1].tolist() == [[3, 5, 1], [4, 7, 0]]
+    assert not instance.to_problem().eligible[1, 2]
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    pytest.param(COUNTED_MMKP + "1", "1 numbers left after 2 groups", id="trailing-numbers"),
+    pytest.param(COUNTED_MMKP.replace("\n2\n6", "\n0\n6"), "group 2: its number of items must be at least 1",
+                 id="empty-group"),
+    pytest.param(COUNTED_MMKP[:30], "the file ends after", id="truncated"),
+])
+def test_counted_mmkp_format_errors_say_what_was_expected(text: str, message: str) -> None:
+    with pytest.raises(InstanceFormatError, match=message):
+        parse_mmkp_counted(text, "counted")
+
+
+def test_a_file_name_that_names_no_format_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "instance.txt"
+    path.write_text("1 2 3")
+    with pytest.raises(InstanceFormatError, match="cannot tell the format from the name"):
+        read_published(path)
