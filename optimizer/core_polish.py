@@ -28,7 +28,9 @@ from optimizer.user_chunks import ChunkRunner
 def polish(problem: AllocationProblem, action: IntArray, prices: FloatArray, users: int = 600,
            seconds: float = 0.4, absolute_gap: float = 0.0, runner: ChunkRunner | None = None,
            longest: float = 4.0) -> IntArray:
-    """A plan at least as good as `action` (feasible), re-optimised exactly over the users nearest a switch.
+    """A plan at least as good as `action`, re-optimised exactly over the users nearest a switch. When
+    `action` breaks a constraint (repair's single switches could not fix it), any feasible plan HiGHS finds
+    for the core is taken: that is how "every job gets an agent" rows (GAP) get a plan at all.
 
     HiGHS runs while it keeps improving: it stops at `absolute_gap`, or once it has found nothing better for
     `seconds` and for half as long as it took to find its last improvement, or after `longest` × `seconds`. A
@@ -61,7 +63,9 @@ def polish(problem: AllocationProblem, action: IntArray, prices: FloatArray, use
     chosen = np.full(core.size, -1, dtype=action.dtype)
     on = columns > 0.5
     chosen[model.users[on]] = model.actions[on]
-    if check_feasible(sub, chosen) or sub.objective_of(chosen) <= sub.objective_of(start):
+    if check_feasible(sub, chosen):
+        return action
+    if not check_feasible(sub, start) and sub.objective_of(chosen) <= sub.objective_of(start):
         return action
     polished = action.copy()
     polished[core] = chosen

@@ -211,16 +211,17 @@ class LagrangianSolver:
         opts = self.options
         self.progress(f"building a plan at the prices: repair and polish (bound {bound:,.0f})")
         plan = repair(problem, at.action, prices, runner=self.runner)
-        rounds = opts.fill_rounds if opts.polish_users > 0 else max(opts.fill_rounds, 3)
-        plan = fill(problem, plan, prices, rounds=rounds, runner=self.runner)
-        if check_feasible(problem, plan):
-            return None
+        repaired = not check_feasible(problem, plan)
+        if repaired:
+            rounds = opts.fill_rounds if opts.polish_users > 0 else max(opts.fill_rounds, 3)
+            plan = fill(problem, plan, prices, rounds=rounds, runner=self.runner)
         if opts.polish_users > 0:
-            users = max(opts.polish_users, int(opts.polish_share * problem.users))
+            # When repair failed, a wider core gives HiGHS room to find any feasible plan at all.
+            users = max(opts.polish_users, int(opts.polish_share * problem.users)) * (1 if repaired else 4)
             # Aim well below the gap asked for: the core is small, and every yuan found here is the planner's.
             plan = polish(problem, plan, prices, users, opts.polish_seconds * users / opts.polish_users,
                           absolute_gap=0.01 * opts.gap * abs(bound), runner=self.runner)
-        return plan
+        return None if check_feasible(problem, plan) else plan
 
 
 def solve_lagrangian(problem: AllocationProblem, options: LagrangianOptions | None = None,

@@ -63,7 +63,7 @@ def test_exact_plans_report_the_lp_prices_the_dual_method_reports() -> None:
     """A MIP has no duals: an exact plan's prices are the LP relaxation's, which the Lagrangian converges to."""
     from optimizer.solvers import solve
 
-    problem = marketing_problem(3000, seed=5)
+    problem = marketing_problem(1000, seed=5)
     exact = solve(problem, "exact-highs", watchdog=False)
     dual = solve(problem, "lagrangian")
     assert exact.prices.shape == (problem.constraints,)
