@@ -135,3 +135,20 @@ def test_a_file_name_that_names_no_format_is_refused(tmp_path: Path) -> None:
     path.write_text("1 2 3")
     with pytest.raises(InstanceFormatError, match="cannot tell the format from the name"):
         read_published(path)
+
+
+@pytest.mark.parametrize("published", small_gap_problems()[:4], ids=lambda p: f"{p.instance}-{p.form.value}")
+def test_the_lagrangian_finds_a_plan_where_every_job_must_be_assigned(published: PublishedProblem) -> None:
+    """One ≥ row ("every job to an agent") that prices cannot enforce user by user: repair alone found no plan
+    on 39 of 46 GAP problems; the polish's wider core now finds one, with a bound that holds."""
+    from optimizer.solve_lagrangian import solve_lagrangian
+
+    known = known_optimum(published.instance, published.form)
+    assert known is not None
+    result = solve_lagrangian(published.problem)
+    assert result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE), result.message
+    assert check_feasible(published.problem, result.action) == []
+    objective = result.objective if published.form is Form.MAX else -result.objective
+    bound = result.bound if published.form is Form.MAX else -result.bound
+    assert objective == pytest.approx(known.value, abs=1e-6)  # 15 jobs: the core is every job
+    assert (bound >= known.value - 1e-6) if published.form is Form.MAX else (bound <= known.value + 1e-6)
