@@ -11,11 +11,13 @@ from rich.table import Table
 
 from decide import render
 from decide.example_data import write_cohort
-from decide.optimize_commands import print_summary, solve_plan
+from decide.optimize_commands import frontier_table, print_headline, print_summary, shift_table, solve_plan
 from engine import Cohort, apply_file, explain_user, load_ruleset, run_tests
 from engine.atomic_write import atomic_path
 from engine.explain import render_text
 from optimizer.build_problem import build_problem, load_plan
+from optimizer.frontier import frontier, grid
+from optimizer.solve_lagrangian import LagrangianOptions
 
 PROJECT = Path(__file__).resolve().parent.parent
 RULESETS = PROJECT / "rulesets"
@@ -79,8 +81,21 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
     print_summary(console, summary)
     console.print(f"wrote {allocation_path}", markup=False)
 
+    console.rule("6. what if the budget were different? the frontier, each point certified")
+    budget = loaded.constraint_names.index("total_budget")
+    limit = float(model.problem.rhs[budget])
+    points = frontier(model.problem, budget, grid(0.5 * limit, 1.5 * limit, 5), LagrangianOptions(gap=1e-4))
+    console.print(frontier_table(model, "total_budget", budget, points))
+
+    console.rule("7. the same campaign with agents and voice-bot lines staffed per shift")
+    shifts = load_plan(PLANS / "spring_campaign_shifts.yaml")
+    shift_model = build_problem(shifts, cohort, shifts.rules.apply(cohort))
+    shift_summary, _ = solve_plan(shift_model, "auto", time_limit=120.0, gap=1e-4)
+    print_headline(console, shift_summary)
+    console.print(shift_table(shift_summary))
+
     if GERMAN_CREDIT.exists():
-        console.rule("6. real data: German Credit (UCI), tiers against the observed bad rate")
+        console.rule("8. real data: German Credit (UCI), tiers against the observed bad rate")
         console.print(german_credit_table(RULESETS / "german_credit" / "german_credit.yaml", GERMAN_CREDIT))
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; files in {out}/", markup=False)
 

@@ -20,7 +20,7 @@ from optimizer import solvers
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.build_problem import PlanModel, build_problem, load_plan
 from optimizer.feasibility import check_feasible
-from optimizer.frontier import frontier, grid
+from optimizer.frontier import FrontierPoint, frontier, grid
 from optimizer.infeasibility import explain_infeasible
 from optimizer.model_export import export_model
 from optimizer.plan_file import Objective
@@ -80,11 +80,15 @@ def _why_not(model: PlanModel, status: SolveStatus, message: str) -> str:
     return "\n".join(lines)
 
 
-def print_summary(console: Console, summary: PlanSummary) -> None:
+def print_headline(console: Console, summary: PlanSummary) -> None:
     console.print(
         f"{summary.plan}: {summary.users:,} users, {summary.method} → {summary.status}; objective "
         f"{summary.objective:,.0f}, bound {summary.bound:,.0f}, gap {summary.gap:.4%}, {summary.seconds:.2f} s",
         markup=False)
+
+
+def print_summary(console: Console, summary: PlanSummary) -> None:
+    print_headline(console, summary)
     channels = Table(title="per channel", title_justify="left")
     for column in ("channel", "contacts", "spend", "exp. responses", "exp. loans", "exp. profit"):
         channels.add_column(column, justify="left" if column == "channel" else "right")
@@ -225,12 +229,16 @@ def frontier_command(
         model = build_problem(loaded, users, loaded.rules.apply(users))
         points = frontier(model.problem, names.index(constraint), grid(low, high, steps),
                           LagrangianOptions(gap=gap))
-    table = Table(title=f"{loaded.plan.plan}: expected figures against the limit of {constraint}",
+    console.print(frontier_table(model, constraint, names.index(constraint), points))
+
+
+def frontier_table(model: PlanModel, name: str, k: int, points: list[FrontierPoint]) -> Table:
+    """Profit with its certified gap, loans, loss, contacts and the limit's price at each point."""
+    table = Table(title=f"{model.loaded.plan.plan}: expected figures against the limit of {name}",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     # The gap certifies each profit (bound = profit / (1 − gap)); the bound itself would not fit 80 columns.
     for column in ("limit", "profit", "gap", "loans", "loss", "contacts", "price"):
         table.add_column(column, justify="right")
-    k = names.index(constraint)
     for point in points:
         a = point.allocation
         if a.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
@@ -240,4 +248,4 @@ def frontier_command(
         loss = model.problem.objective_of_rows(model.measures.loss, a.action)
         table.add_row(f"{point.limit:,.0f}", f"{a.objective:,.0f}", f"{a.gap:.3%}",
                       f"{loans:,.1f}", f"{loss:,.0f}", f"{int((a.action >= 0).sum()):,}", f"{a.prices[k]:.4g}")
-    console.print(table)
+    return table
