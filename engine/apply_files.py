@@ -13,7 +13,16 @@ import polars as pl
 import pyarrow.parquet as pq
 
 from engine.atomic_write import atomic_path
-from engine.cohort import Cohort, CohortError, CohortProblem, conform, find_problems, scan_parquet, with_row_ids
+from engine.cohort import (
+    Cohort,
+    CohortError,
+    CohortProblem,
+    conform,
+    duplicate_ids,
+    find_problems,
+    scan_parquet,
+    with_row_ids,
+)
 from engine.decisions import DecisionSummary, summarize
 from engine.evaluate_batch import decision_plan
 from engine.pipeline import CompiledRuleset
@@ -81,7 +90,8 @@ def _stream_parquet(ruleset: CompiledRuleset, source: Path, target: Path, kind: 
     if problems:
         raise CohortError(str(source), problems)
     # First pass: every check over every row, streaming; nothing is written unless all pass.
-    problems = find_problems(scan, checks, streaming=True)
+    problems = find_problems(scan, checks, streaming=True) + duplicate_ids(scan, ruleset.id_field, ruleset.schema,
+                                                                           streaming=True)
     if problems:
         raise CohortError(str(source), problems)
     total = int(scan.select(pl.len()).collect().item())

@@ -210,6 +210,36 @@ def find_problems(raw: pl.LazyFrame, checks: list[_Check], streaming: bool = Fal
     return problems
 
 
+def duplicate_ids(raw: pl.LazyFrame, id_field: str, schema: dict[str, FieldInfo],
+                  streaming: bool = False) -> list[CohortProblem]:
+    """A user id that appears twice would be decided, and contacted, twice: count the repeated ids and show
+    the first few rows that hold one. Missing ids are reported by their own check, not here."""
+    if id_field not in raw.collect_schema():
+        return []
+    engine: Literal["streaming", "auto"] = "streaming" if streaming else "auto"
+    ids = pl.col(id_field).cast(pl.String)
+    repeated = (
+        raw.select(ids.alias("__id")).drop_nulls()
+        .group_by("__id").agg(pl.len().alias("__rows"))
+        .filter(pl.col("__rows") > 1)
+        .collect(engine=engine)
+    )
+    if repeated.is_empty():
+        return []
+    examples = (
+        raw.with_row_index("__row", offset=1)
+        .filter(ids.is_in(repeated["__id"].implode()))
+        .select(pl.col("__row"), _shown(id_field, schema.get(id_field)).alias("__value"))
+        .head(5)
+        .collect(engine=engine)
+    )
+    return [CohortProblem(
+        "duplicate-id", id_field,
+        f"user ids must be unique, but {repeated.height:,} id(s) appear more than once",
+        int(repeated["__rows"].sum()), tuple(examples["__row"].to_list()),
+        tuple(f"'{v}'" if v != PII_MASK else v for v in examples["__value"].to_list()))]
+
+
 def with_row_ids(frame: pl.LazyFrame, id_field: str) -> pl.LazyFrame:
     """Number users 1..N by row, for a cohort that has no id column (asked for explicitly, never silently)."""
     if id_field in frame.collect_schema():
@@ -242,7 +272,7 @@ class Cohort:
         exprs, checks, problems = conform(lazy.collect_schema(), schema, id_field)
         if problems:
             raise CohortError(source, problems)
-        problems = find_problems(lazy, checks)
+        problems = find_problems(lazy, checks) + duplicate_ids(lazy, id_field, schema)
         if problems:
             raise CohortError(source, problems)
         typed = lazy.select(exprs).collect()

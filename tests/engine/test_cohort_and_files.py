@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -138,6 +139,62 @@ def test_bad_cohort_writes_nothing(pipeline: CompiledRuleset, rng: np.random.Gen
         apply_file(pipeline, tmp_path / "bad.parquet", out)
     assert caught.value.problems[0].count == 100
     assert list(tmp_path.iterdir()) == [tmp_path / "bad.parquet"]
+
+
+def _with_repeated_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """Rows 4 and 7 repeat the id of row 1, row 9 that of row 2: 2 ids appear more than once, in 5 rows."""
+    ids = frame["user_id"].to_list()
+    ids[3] = ids[6] = ids[0]
+    ids[8] = ids[1]
+    return frame.with_columns(pl.Series("user_id", ids))
+
+
+def test_duplicate_ids_are_rejected_with_count_and_examples(pipeline: CompiledRuleset,
+                                                            rng: np.random.Generator) -> None:
+    frame = _with_repeated_ids(random_cohort(50, rng))
+    public = {**pipeline.schema, "user_id": dataclasses.replace(pipeline.schema["user_id"], pii=False)}
+    with pytest.raises(CohortError) as caught:
+        Cohort.from_frame(frame, public, pipeline.id_field)
+    [problem] = caught.value.problems
+    assert (problem.code, problem.column, problem.count) == ("duplicate-id", "user_id", 5)
+    assert problem.rows == (1, 2, 4, 7, 9)
+    assert problem.values == ("'U000000'", "'U000001'", "'U000000'", "'U000000'", "'U000001'")
+    assert "2 id(s) appear more than once" in caught.value.render()
+    # An id that is personal data is shown by its row only, like every other PII value.
+    with pytest.raises(CohortError) as caught:
+        Cohort.from_frame(frame, pipeline.schema, pipeline.id_field)
+    assert caught.value.problems[0].values == ("<pii hidden>",) * 5
+    assert "U000000" not in caught.value.render()
+
+
+@pytest.mark.parametrize("layout", ["csv", "parquet folder"])
+def test_duplicate_ids_write_nothing(pipeline: CompiledRuleset, rng: np.random.Generator, tmp_path: Path,
+                                     layout: str) -> None:
+    """The id repeats across two Parquet files of a streamed folder: still caught before anything is written."""
+    frame = random_cohort(40, rng)
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) == 30).then(pl.lit("U000003"))
+                               .otherwise(pl.col("user_id")).alias("user_id"))
+    if layout == "csv":
+        source = tmp_path / "cohort.csv"
+        frame.write_csv(source)
+    else:
+        source = tmp_path / "cohort"
+        source.mkdir()
+        frame.slice(0, 20).write_parquet(source / "part-0.parquet")
+        frame.slice(20).write_parquet(source / "part-1.parquet")
+    out = tmp_path / "decisions.parquet"
+    with pytest.raises(CohortError) as caught:
+        apply_file(pipeline, source, out, chunk_rows=10)
+    assert [(p.code, p.count, p.rows) for p in caught.value.problems] == [("duplicate-id", 2, (4, 31))]
+    assert not out.exists()
+
+
+def test_missing_ids_are_not_counted_as_duplicates(pipeline: CompiledRuleset, rng: np.random.Generator) -> None:
+    frame = random_cohort(10, rng).with_columns(
+        pl.when(pl.int_range(pl.len()) < 3).then(None).otherwise(pl.col("user_id")).alias("user_id"))
+    with pytest.raises(CohortError) as caught:
+        Cohort.from_frame(frame, pipeline.schema, pipeline.id_field)
+    assert [p.code for p in caught.value.problems] == ["missing-id"]
 
 
 def test_arrow_batch_equals_whole_frame(pipeline: CompiledRuleset, rng: np.random.Generator) -> None:
