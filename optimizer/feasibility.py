@@ -19,10 +19,27 @@ class Violation:
 
 
 def check_feasible(problem: AllocationProblem, action: IntArray, rel_tol: float = REL_TOL) -> list[Violation]:
-    """Every way `action` breaks the problem: shape, ineligible actions, and each violated constraint."""
+    """Every way `action` breaks the problem: shape, ineligible actions, and each violated constraint.
+
+    `action` is one action index per user (-1: nothing), any integer array or a list; whole numbers stored as
+    floats are accepted, anything else is reported rather than used as an index."""
+    if not isinstance(problem, AllocationProblem):
+        raise TypeError(f"check_feasible: problem must be an AllocationProblem, got {type(problem).__name__}")
     n = problem.users
-    if action.shape != (n,):
-        return [Violation("shape", f"the plan has shape {action.shape}, expected (N,) = ({n},)", 0.0)]
+    given = np.asarray(action)
+    if given.shape != (n,):
+        return [Violation("shape", f"the plan has shape {given.shape}, expected (N,) = ({n},): one action index "
+                                   "per user", 0.0)]
+    if given.dtype.kind not in "iuf":
+        raise TypeError(f"check_feasible: action must hold integer action indices (-1 for nothing), got dtype "
+                        f"{given.dtype}")
+    if given.dtype.kind == "f":
+        fractional = ~np.isfinite(given) | (given != np.floor(given))
+        if fractional.any():
+            first = int(np.nonzero(fractional)[0][0])
+            return [Violation("actions", f"{int(fractional.sum())} users have an action index that is not a whole "
+                                         f"number (first: user {first}, {float(given[first])})", 0.0)]
+    action = given.astype(np.int64, copy=False)
     problems: list[Violation] = []
     out_of_range = (action < -1) | (action >= problem.actions)
     if out_of_range.any():

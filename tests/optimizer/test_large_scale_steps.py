@@ -48,8 +48,8 @@ def test_float32_pass_bound_covers_rounding() -> None:
 
 def test_float32_problem_solves_with_certified_bound() -> None:
     problem32 = as_float32(marketing_problem(1_500, seed=3))
-    problem64 = AllocationProblem.from_arrays(problem32.value, problem32.eligible, problem32.weight, problem32.rhs,
-                                              problem32.sense)
+    problem64 = AllocationProblem.from_arrays(problem32.value.astype(np.float64), problem32.eligible,
+                                              problem32.weight.astype(np.float64), problem32.rhs, problem32.sense)
     result = solve_lagrangian(problem32)
     exact = HighsExactSolver(time_limit=60, mip_gap=1e-9).solve(problem64)
     assert check_feasible(problem64, result.action) == []

@@ -1,0 +1,123 @@
+"""The API as a user calling it from a notebook meets it: wrong types and shapes get a message that names the
+argument and says what was expected, never a raw IndexError/AttributeError from deep inside numpy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from optimizer.feasibility import check_feasible
+from optimizer.problem import AllocationProblem, ProblemShapeError
+
+N, A = 6, 2
+
+
+def arrays(dtype: type[np.floating] = np.float64) -> dict[str, Any]:
+    rng = np.random.default_rng(0)
+    return {
+        "value": rng.uniform(1, 5, (N, A)).astype(dtype),
+        "eligible": np.ones((N, A), dtype=bool),
+        "weight": rng.uniform(0, 2, (2, N, A)).astype(dtype),
+        "rhs": np.array([4.0, 5.0]),
+        "sense": np.array([-1, 1], dtype=np.int8),
+    }
+
+
+def test_from_arrays_keeps_float32() -> None:
+    problem = AllocationProblem.from_arrays(**arrays(np.float32))
+    assert problem.value.dtype == np.float32 and problem.weight.dtype == np.float32
+    assert problem.rhs.dtype == np.float64  # K numbers: no memory to save
+
+
+def test_from_arrays_makes_anything_else_float64() -> None:
+    given = arrays()
+    given["value"] = np.arange(N * A, dtype=np.int32).reshape(N, A)
+    given["weight"] = given["weight"].astype(np.float16)
+    problem = AllocationProblem.from_arrays(**given)
+    assert problem.value.dtype == np.float64 and problem.weight.dtype == np.float64
+
+
+def test_constructor_accepts_lists_where_the_meaning_is_obvious() -> None:
+    given = arrays()
+    from_lists = AllocationProblem(given["value"], given["eligible"], given["weight"], [4.0, 5], [-1, 1],
+                                   ["budget", "minimum"], ["sms", "call"])  # type: ignore[arg-type]
+    assert from_lists.rhs.dtype == np.float64 and from_lists.sense.dtype == np.int8
+    assert from_lists.constraint_names == ("budget", "minimum") and from_lists.action_names == ("sms", "call")
+    nested = AllocationProblem(given["value"].tolist(), given["eligible"].tolist(),  # type: ignore[arg-type]
+                               given["weight"].tolist(), [4.0, 5.0], [-1, 1])  # type: ignore[arg-type]
+    assert np.array_equal(nested.value, given["value"]) and nested.eligible.dtype == np.bool_
+
+
+@pytest.mark.parametrize(
+    ("argument", "bad", "message"),
+    [
+        pytest.param("sense", [255, -1], "sense must be an array of -1 (≤) and +1 (≥)", id="sense-would-wrap"),
+        pytest.param("sense", ["<=", ">="], "sense must be an array of -1 (≤) and +1 (≥)", id="sense-strings"),
+        pytest.param("sense", [0, 1], "sense must be an array of -1 (≤) and +1 (≥)", id="sense-zero"),
+        pytest.param("rhs", ["a lot", 5.0], "rhs must be an array of numbers", id="rhs-strings"),
+        pytest.param("rhs", None, "rhs must be an array of numbers, got NoneType", id="rhs-none"),
+        pytest.param("value", [[1.0, 2.0], [3.0]], "value must be an array of numbers", id="ragged-value"),
+        pytest.param("value", np.ones((N, A), dtype=bool), "value must be an array of numbers", id="bool-value"),
+        pytest.param("eligible", np.full((N, A), 0.5), "eligible must be an array of true/false", id="float-mask"),
+        pytest.param("rhs", [np.inf, 5.0], "rhs must be finite; it is NaN or infinite for c0", id="inf-rhs"),
+        pytest.param("rhs", [4.0], "rhs has shape (1,), expected (K,) = (2,)", id="rhs-length"),
+    ],
+)
+def test_from_arrays_names_the_bad_argument(argument: str, bad: object, message: str) -> None:
+    given = arrays()
+    given[argument] = bad
+    with pytest.raises(ProblemShapeError) as caught:
+        AllocationProblem.from_arrays(**given)
+    assert message in str(caught.value)
+
+
+def test_non_finite_weight_names_its_constraint() -> None:
+    given = arrays()
+    given["weight"][1, 2, 0] = np.nan
+    with pytest.raises(ProblemShapeError, match=r"NaN or infinite entries in minimum \(1\)"):
+        AllocationProblem.from_arrays(**given, constraint_names=("budget", "minimum"))
+
+
+def test_constructor_names_wrong_dtype_and_points_to_from_arrays() -> None:
+    given = arrays()
+    with pytest.raises(ProblemShapeError, match=r"value has dtype int64, expected float64 or float32 "
+                                                r"\(AllocationProblem.from_arrays converts\)"):
+        AllocationProblem(given["value"].astype(np.int64), given["eligible"], given["weight"], given["rhs"],
+                          given["sense"])
+
+
+@pytest.fixture
+def problem() -> AllocationProblem:
+    given = arrays()
+    given["rhs"] = np.array([100.0, 0.0])
+    return AllocationProblem.from_arrays(**given)
+
+
+def test_check_feasible_accepts_a_list_and_whole_floats(problem: AllocationProblem) -> None:
+    plan = [0, 1, -1, 0, 1, -1]
+    assert check_feasible(problem, plan) == []  # type: ignore[arg-type]
+    assert check_feasible(problem, np.asarray(plan, dtype=np.float64)) == []
+
+
+def test_check_feasible_reports_fractional_indices(problem: AllocationProblem) -> None:
+    [violation] = check_feasible(problem, np.full(N, 0.5))
+    assert violation.constraint == "actions"
+    assert "6 users have an action index that is not a whole number (first: user 0, 0.5)" in violation.message
+
+
+def test_check_feasible_reports_a_scalar_as_a_shape_problem(problem: AllocationProblem) -> None:
+    [violation] = check_feasible(problem, 0.0)  # type: ignore[arg-type]
+    assert violation.constraint == "shape" and "expected (N,) = (6,)" in violation.message
+
+
+@pytest.mark.parametrize("bad", [np.ones(N, dtype=bool), ["sms"] * N], ids=["booleans", "strings"])
+def test_check_feasible_rejects_non_indices(problem: AllocationProblem, bad: object) -> None:
+    with pytest.raises(TypeError, match="action must hold integer action indices"):
+        check_feasible(problem, bad)  # type: ignore[arg-type]
+
+
+def test_check_feasible_needs_a_problem() -> None:
+    with pytest.raises(TypeError, match="problem must be an AllocationProblem, got dict"):
+        check_feasible(arrays(), np.zeros(N, dtype=np.int64))  # type: ignore[arg-type]
