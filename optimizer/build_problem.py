@@ -29,8 +29,9 @@ from engine.expression_ast import BOOLEAN, Expr, Kind, Literal, Type
 from engine.expression_polars import tag_column, to_polars
 from engine.expression_types import Scope
 from engine.rule_file import FieldType
-from engine.yaml_positions import Loc, YamlSyntaxError, load_positioned
-from optimizer.plan_file import ConstraintPlan, Measure, Objective, PlanFile
+from engine.yaml_positions import Loc, PositionedDocument, YamlSyntaxError, load_positioned
+from optimizer.plan_checks import check_terms, term_checks
+from optimizer.plan_file import ACTION_RANGES, VALUE_RANGES, ConstraintPlan, Measure, Objective, PlanFile, Range
 from optimizer.plan_shifts import PlanShifts, Variants, check_shifts, expand
 from optimizer.problem import AllocationProblem, BoolArray, FloatArray
 
@@ -52,6 +53,7 @@ class LoadedPlan:
     resources: tuple[str, ...]
     constraint_positions: tuple[tuple[int, int], ...] = ()  # (line, column) of each row: constraints, then shifts
     shifts: PlanShifts = dataclasses.field(default_factory=PlanShifts)
+    doc: PositionedDocument | None = None  # the plan file, to place errors found in the cohort's values
 
     @property
     def constraint_names(self) -> tuple[str, ...]:
@@ -151,7 +153,7 @@ class _Checker:
         scope = Scope(names, frozenset(rules.tags))
         terms: dict[str, Expr] = {}
         for term in _VALUE_TERMS:
-            expr = self._number(("value", term), getattr(plan.value, term), scope)
+            expr = self._number(("value", term), getattr(plan.value, term), scope, VALUE_RANGES[term])
             if expr is not None:
                 terms[term] = expr
         resources: dict[str, None] = {}
@@ -166,12 +168,12 @@ class _Checker:
                           "actions: " + ", ".join(rules.action_ids), key=True)
                 continue
             for part in ("response", "cost", "incentive"):
-                expr = self._number(("actions", action, part), getattr(spec, part), scope)
+                expr = self._number(("actions", action, part), getattr(spec, part), scope, ACTION_RANGES[part])
                 if expr is not None:
                     action_terms[(action, part)] = expr
             for resource, raw in spec.uses.items():
                 resources.setdefault(resource, None)
-                expr = self._number(("actions", action, "uses", resource), raw, scope)
+                expr = self._number(("actions", action, "uses", resource), raw, scope, ACTION_RANGES["use"])
                 if expr is not None:
                     action_terms[(action, f"use:{resource}")] = expr
         shifts = check_shifts(plan, report, scope, tuple(resources), [a for a in plan.actions if a in known],
@@ -191,6 +193,8 @@ class _Checker:
                 report.at((*loc, "measure"), "unknown-measure",
                           f"unknown measure '{constraint.measure}'" + (f" (did you mean '{guess}'?)" if guess else ""),
                           "measures: " + ", ".join(measures))
+            else:
+                self._negative_limit(loc, constraint)
             for channel in constraint.channels or []:
                 if channel not in channel_names:
                     guess = did_you_mean(channel, channel_names)
@@ -211,14 +215,30 @@ class _Checker:
         positions = tuple((report.doc.span(("constraints", i)).line, report.doc.span(("constraints", i)).column)
                           for i in range(len(plan.constraints))) + shifts.positions
         return LoadedPlan(plan, self.path, rules, schema, terms, action_terms, where, share_of, tuple(resources),
-                          positions, shifts)
+                          positions, shifts, report.doc)
 
-    def _number(self, loc: Loc, raw: float | str, scope: Scope) -> Expr | None:
+    def _number(self, loc: Loc, raw: float | str, scope: Scope, valid: Range) -> Expr | None:
         expr = compile_expression(self.report, loc, raw, scope)
         if expr is not None and not expr.t.is_numeric:
             self.report.at(loc, "type-mismatch", f"expected a number, got {expr.t.describe()}")
             return None
+        if isinstance(raw, str) and isinstance(expr, Literal):  # "2.5" or "1e999": a number after all
+            why = valid.problem(float(expr.value))
+            if why is not None:
+                self.report.at(loc, "out-of-range", f"{'.'.join(map(str, loc))}: {why}")
+                return None
         return expr
+
+    def _negative_limit(self, loc: Loc, constraint: ConstraintPlan) -> None:
+        """Every measure but profit is ≥ 0 for every contact (the terms' ranges make sure of it): a negative
+        maximum can never be met, and a negative minimum constrains nothing. Either is a slip of the pen."""
+        if constraint.measure == Measure.PROFIT.value:
+            return
+        for key, meaning in (("max", "can never be met"), ("min", "constrains nothing")):
+            bound = getattr(constraint, key)
+            if bound is not None and bound < 0:
+                self.report.at((*loc, key), "negative-limit",
+                               f"{constraint.measure} is never negative, so {key}: {bound:g} {meaning}")
 
 
 def _per_user(frame: pl.DataFrame, exprs: dict[str, Expr]) -> dict[str, FloatArray]:
@@ -249,6 +269,12 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
             frame = frame.with_columns(pl.lit(False).alias(tag_column(tag)))
     actions = [a for a in rules.action_ids if a in plan.actions]
     shifts = loaded.shifts
+    if loaded.doc is not None:  # a term that is undefined, infinite or out of its range for some users
+        id_info = cohort.schema.get(cohort.id_field)
+        problems = check_terms(loaded.doc, frame, term_checks(loaded.terms, loaded.action_terms, shifts, actions),
+                               cohort.id_field, id_info is not None and id_info.pii)
+        if problems:
+            raise RuleFileError(tuple(problems), {loaded.path: loaded.doc.source})
     variants = expand(actions, shifts)  # the problem's actions: each plan action, or its per-shift variants
     channel_of = {a.id: a.channel for a in rules.actions}
     n, a_count = frame.height, len(variants.names)
@@ -288,7 +314,6 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
         np.isfinite(resources).all(axis=0) if loaded.resources else True)
     unknown = int((eligible & ~known).sum())
     eligible = eligible & known
-    clean = np.where(known, 1.0, 0.0)
 
     weights, rhs, sense = [], [], []
     shares: list[ShareParts] = []
@@ -299,11 +324,11 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
         m = _measure(constraint, measures, loaded.resources)
         in_channels = _channel_mask(constraint, channel_array, action_array, a_count)
         counted = _user_mask(frame, loaded.where.get(index), n)[:, None] & in_channels[None, :]
-        row = np.nan_to_num(m * clean) * counted
+        row = np.where(known, m, 0.0) * counted
         if constraint.max_share is not None or constraint.min_share is not None:
             share = float(constraint.max_share if constraint.max_share is not None else constraint.min_share or 0.0)
             base = _user_mask(frame, loaded.share_of.get(index), n)[:, None] & in_channels[None, :]
-            denominator = np.nan_to_num(m * clean) * base
+            denominator = np.where(known, m, 0.0) * base
             shares.append(ShareParts(index, share, row, denominator))
             row = row - share * denominator
             weights.append(row)
@@ -313,7 +338,7 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
         weights.append(row)
         rhs.append(float(constraint.max if constraint.max is not None else constraint.min))  # type: ignore[arg-type]
         sense.append(-1 if constraint.max is not None else 1)
-    weights.extend(_shift_rows(shifts, variants, measures, loaded.resources, clean))
+    weights.extend(_shift_rows(shifts, variants, measures, loaded.resources, known))
     rhs.extend(shifts.capacity.ravel().tolist())
     sense.extend([-1] * shifts.capacity.size)
     weight = np.stack(weights) if weights else np.zeros((0, n, a_count))
@@ -325,14 +350,14 @@ def build_problem(loaded: LoadedPlan, cohort: Cohort, decisions: Decisions) -> P
 
 
 def _shift_rows(shifts: PlanShifts, variants: Variants, measures: PlanMeasures, resources: tuple[str, ...],
-                clean: FloatArray) -> list[FloatArray]:
+                known: BoolArray) -> list[FloatArray]:
     """One capacity row per shift and resource, shift by shift: the use of the variants in that shift."""
     rows: list[FloatArray] = []
     for s in range(len(shifts.names)):
         in_shift = variants.shift == s
         for resource in shifts.resources:
             use = measures.resources[resources.index(resource)]
-            rows.append(np.nan_to_num(use * clean) * in_shift[None, :])
+            rows.append(np.where(known, use, 0.0) * in_shift[None, :])
     return rows
 
 

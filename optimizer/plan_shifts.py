@@ -21,7 +21,7 @@ from engine.diagnostics import did_you_mean
 from engine.expression_ast import Expr, Literal
 from engine.expression_types import Scope
 from engine.yaml_positions import Loc
-from optimizer.plan_file import PlanFile, Term, minutes_of_day
+from optimizer.plan_file import MULTIPLIER, PlanFile, Range, Term, minutes_of_day
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 
 SEPARATOR = "@"  # never in a planner's name (names are identifiers), so variant and row names cannot clash
@@ -93,7 +93,7 @@ def with_shift_totals(problem: AllocationProblem, shifts: PlanShifts, first: int
         problem.constraint_names + tuple(f"{r} (all shifts)" for r in shifts.resources), problem.action_names)
 
 
-NumberCompiler = Callable[[Loc, Term, Scope], Expr | None]
+NumberCompiler = Callable[[Loc, Term, Scope, Range], Expr | None]
 
 
 def check_shifts(plan: PlanFile, report: Reporter, scope: Scope, used: Sequence[str], actions: Sequence[str],
@@ -114,7 +114,7 @@ def check_shifts(plan: PlanFile, report: Reporter, scope: Scope, used: Sequence[
     _check_overlaps(plan, report)
     reach: list[Expr] = []
     for name, shift_spec in plan.shifts.items():
-        expr = number(("shifts", name, "reach"), shift_spec.reach, scope)
+        expr = number(("shifts", name, "reach"), shift_spec.reach, scope, MULTIPLIER)
         reach.append(expr if expr is not None else Literal(1.0))
     allowed: list[tuple[str, tuple[int, ...]]] = []
     for action in actions:

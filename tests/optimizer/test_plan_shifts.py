@@ -231,7 +231,7 @@ def _position(path: Path, snippet: str) -> tuple[int, int]:
         pytest.param("else 0.85\"", "else 'low'\"", "1.35 if occupation", "type-mismatch",
                      "the two branches of 'if' have different types", id="reach-not-a-number"),
         pytest.param("bot_line_minutes: 12000}", "bot_line_minutes: -1}", "-1}", "invalid-value",
-                     "greater than or equal to 0", id="negative-capacity"),
+                     "an amount must be 0 or more, got -1", id="negative-capacity"),
     ],
 )
 def test_shift_mistakes_are_reported_at_their_position(tmp_path: Path, old: str, new: str, at: str, code: str,
