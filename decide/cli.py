@@ -33,7 +33,7 @@ app.command("frontier")(frontier_command)
 
 @app.command()
 def demo(
-    rows: Annotated[int, typer.Option(help="users in the synthetic cohort")] = 200_000,
+    rows: Annotated[int, typer.Option(help="users in the synthetic cohort", min=1)] = 200_000,
     out: Annotated[Path, typer.Option(help="folder for the demo's files")] = Path("out/demo"),
     seed: Annotated[int, typer.Option(help="seed of the synthetic cohort")] = 20261124,
 ) -> None:
@@ -48,7 +48,7 @@ def demo(
     Example: decide demo --rows 100000
     """
     console = render.console()
-    with render.user_errors(console):
+    with render.user_errors():
         run_demo(console, rows=rows, out=out, seed=seed)
 
 

@@ -12,10 +12,9 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-from decide import render
+from decide import options, render
 from engine import Cohort
 from engine.atomic_write import atomic_path
-from engine.cohort import CohortError, CohortProblem
 from optimizer import solvers
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.build_problem import PlanModel, build_problem, load_plan
@@ -133,17 +132,26 @@ def shift_table(summary: PlanSummary) -> Table:
     return table
 
 
+def _method(value: str) -> str:
+    methods = [AUTO, *(info.name for info in solvers.REGISTRY)]
+    if value not in methods:
+        raise typer.BadParameter(f"unknown method '{value}'; methods: {', '.join(methods)}")
+    return value
+
+
 def optimize(
     plan: Annotated[Path, typer.Option(help="plan file (YAML)", show_default=False)],
     cohort: Annotated[Path, typer.Option(help="cohort: .csv, .parquet or a folder of .parquet", show_default=False)],
-    out: Annotated[Path | None, typer.Option(help="allocation to write: .parquet or .csv", show_default=False)] = None,
+    out: Annotated[Path | None, typer.Option(help="allocation to write: .parquet or .csv", show_default=False,
+                                             callback=options.suffixes(".parquet", ".csv"))] = None,
     method: Annotated[str, typer.Option(
-        help="auto, lagrangian, exact-highs, exact-scip, exact-cpsat or exact-pulp")] = AUTO,
-    time_limit: Annotated[float, typer.Option(help="seconds")] = 300.0,
-    gap: Annotated[float, typer.Option(help="target certified gap for the lagrangian method")] = 1e-4,
+        help="auto, lagrangian, exact-highs, exact-scip, exact-cpsat or exact-pulp", callback=_method)] = AUTO,
+    time_limit: Annotated[float, typer.Option(help="seconds, above 0", callback=options.seconds)] = 300.0,
+    gap: Annotated[float, typer.Option(help="target certified gap for the lagrangian method, between 0 and 1",
+                                       callback=options.gap)] = 1e-4,
     export: Annotated[Path | None, typer.Option(
         help="also write the integer program to this .lp or .mps file, for a planner's own solver",
-        show_default=False)] = None,
+        show_default=False, callback=options.suffixes(".lp", ".mps"))] = None,
 ) -> None:
     """Allocate channel budget and call-centre capacity across users to maximise expected profit.
 
@@ -156,17 +164,12 @@ def optimize(
     Example: decide optimize --plan plans/spring_campaign.yaml --cohort cohort.parquet --export model.mps
     """
     console = render.console()
-    with render.user_errors(console):
-        methods = [AUTO, *(info.name for info in solvers.REGISTRY)]
-        if method not in methods:
-            raise CohortError("--method", [CohortProblem("bad-option", "method", (
-                f"unknown method '{method}'; methods: {', '.join(methods)}"))])
-        if out is None and export is None:
-            raise CohortError("decide optimize", [CohortProblem("bad-option", "out", "give --out, --export or both")])
-        if out is not None and out.suffix.lower() not in (".parquet", ".csv"):
-            raise CohortError(str(out), [CohortProblem("bad-output", "-", "the output must end in .parquet or .csv")])
-        if export is not None and export.suffix.lower() not in (".lp", ".mps"):
-            raise CohortError(str(export), [CohortProblem("bad-output", "-", "the model must end in .lp or .mps")])
+    if out is None and export is None:
+        raise typer.BadParameter("give --out (the allocation), --export (the integer program) or both",
+                                 param_hint="'--out' / '--export'")
+    for option, path in (("--out", out), ("--export", export)):
+        options.not_an_input(path, option, {"cohort (--cohort)": cohort, "plan (--plan)": plan})
+    with render.user_errors():
         with render.console(stderr=True).status("loading the plan") as status:
             loaded = load_plan(plan)
             status.update(f"loading {cohort}")
@@ -197,8 +200,9 @@ def _solve_or_exit(console: Console, model: PlanModel, method: str, time_limit: 
     try:
         return solve_plan(model, method, time_limit, gap, progress)
     except PlanNotSolved as err:
-        console.print(str(err), markup=False)
-        console.print("no plan was written", markup=False)
+        errors = render.console(stderr=True)
+        errors.print(str(err), markup=False)
+        errors.print("no plan was written", markup=False)
         raise typer.Exit(render.USER_ERROR) from None
 
 
@@ -206,10 +210,11 @@ def frontier_command(
     plan: Annotated[Path, typer.Option(help="plan file (YAML)", show_default=False)],
     cohort: Annotated[Path, typer.Option(help="cohort: .csv, .parquet or a folder of .parquet", show_default=False)],
     constraint: Annotated[str, typer.Option(help="the limit to vary, by its name in the plan", show_default=False)],
-    low: Annotated[float, typer.Option("--from", help="first limit", show_default=False)],
-    high: Annotated[float, typer.Option("--to", help="last limit", show_default=False)],
-    steps: Annotated[int, typer.Option(help="points on the grid")] = 6,
-    gap: Annotated[float, typer.Option(help="target certified gap per point")] = 1e-4,
+    low: Annotated[float, typer.Option("--from", help="first limit", show_default=False, callback=options.finite)],
+    high: Annotated[float, typer.Option("--to", help="last limit", show_default=False, callback=options.finite)],
+    steps: Annotated[int, typer.Option(help="points on the grid, 2 or more", min=2)] = 6,
+    gap: Annotated[float, typer.Option(help="target certified gap per point, between 0 and 1",
+                                       callback=options.gap)] = 1e-4,
 ) -> None:
     """Expected profit, loans and loss against one limit (a budget, a capacity) over a grid: the what-if.
 
@@ -219,12 +224,12 @@ def frontier_command(
     --constraint total_budget --from 50000 --to 300000 --steps 6
     """
     console = render.console()
-    with render.user_errors(console):
+    with render.user_errors():
         loaded = load_plan(plan)
         names = list(loaded.constraint_names)  # the plan's constraints, then each shift's capacities
         if constraint not in names:
-            raise CohortError("--constraint", [CohortProblem("bad-option", "constraint", (
-                f"no constraint '{constraint}' in {loaded.path}; constraints: {', '.join(names)}"))])
+            raise typer.BadParameter(f"no constraint '{constraint}' in {loaded.path}; constraints: {', '.join(names)}",
+                                     param_hint="'--constraint'")
         users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
         model = build_problem(loaded, users, loaded.rules.apply(users))
         points = frontier(model.problem, names.index(constraint), grid(low, high, steps),

@@ -21,8 +21,11 @@ def console(stderr: bool = False) -> Console:
 
 
 @contextlib.contextmanager
-def user_errors(out: Console) -> Iterator[None]:
-    """Turn the errors a user can fix into a clear message and exit code 2; let bugs through."""
+def user_errors() -> Iterator[None]:
+    """Turn the errors a user can fix into a clear message on stderr and exit code 2; let bugs through.
+
+    stderr, so that a report piped to a file (or another program) never silently contains an error instead."""
+    out = console(stderr=True)
     try:
         yield
     except RuleFileError as err:

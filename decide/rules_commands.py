@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from decide import render
+from decide import options, render
 from engine import Cohort, RuleFileError, apply_file, explain_user, load_ruleset, run_tests
 from engine.explain import render_text
 
@@ -25,21 +25,22 @@ RulesPath = Annotated[Path, typer.Argument(help="a ruleset or pipeline YAML file
 def check(paths: Annotated[list[Path], typer.Argument(help="ruleset or pipeline files", show_default=False)]) -> None:
     """Load rule files and report every problem: syntax, unknown fields, type errors, unknown categories.
 
-    Each problem is printed as path:line:col: message [code], with the source line and a caret.
+    Each problem is printed to stderr as path:line:col: message [code], with the source line and a caret.
 
     Example: decide rules check rulesets/marketing.yaml rulesets/risk_tiers.yaml
     """
     out = render.console()
+    errors = render.console(stderr=True)
     failed = False
     for path in paths:
         try:
             ruleset = load_ruleset(path)
         except RuleFileError as err:
-            render.print_diagnostics(out, err)
+            render.print_diagnostics(errors, err)
             failed = True
             continue
         if ruleset.warnings:
-            render.print_diagnostics(out, RuleFileError(ruleset.warnings, ruleset.sources))
+            render.print_diagnostics(errors, RuleFileError(ruleset.warnings, ruleset.sources))
         rules = sum(len(s.rules) for s in ruleset.stages)
         out.print(
             f"ok {ruleset.path}: {len(ruleset.stages)} ruleset(s), {rules} rules, {len(ruleset.tags)} tags, "
@@ -60,7 +61,7 @@ def test(paths: Annotated[list[Path], typer.Argument(help="ruleset or pipeline f
     """
     out = render.console()
     passed = failed = 0
-    with render.user_errors(out):
+    with render.user_errors():
         for path in paths:
             for result in run_tests(load_ruleset(path)):
                 if result.passed:
@@ -80,8 +81,9 @@ def apply(
     rules: RulesPath,
     cohort: Annotated[Path, typer.Option(help="cohort: .csv, .parquet or a folder of .parquet files",
                                          show_default=False)],
-    out: Annotated[Path, typer.Option(help="decisions file to write: .parquet or .csv", show_default=False)],
-    chunk_rows: Annotated[int, typer.Option(help="rows per streamed chunk (Parquet sources)")] = 1_000_000,
+    out: Annotated[Path, typer.Option(help="decisions file to write: .parquet or .csv", show_default=False,
+                                      callback=options.suffixes(".parquet", ".pq", ".csv"))],
+    chunk_rows: Annotated[int, typer.Option(help="rows per streamed chunk (Parquet sources)", min=1)] = 1_000_000,
     row_ids: RowIds = False,
 ) -> None:
     """Apply a ruleset or pipeline to a cohort and write one decision per user.
@@ -93,10 +95,11 @@ def apply(
     Example: decide rules apply rulesets/marketing.yaml --cohort out/demo/cohort.parquet --out decisions.parquet
     """
     console = render.console()
-    with render.user_errors(console):
+    options.not_an_input(out, "--out", {"cohort (--cohort)": cohort, "rules file": rules})
+    with render.user_errors():
         ruleset = load_ruleset(rules)
         with Progress(TextColumn("applying"), BarColumn(), TextColumn("{task.completed:,} users"),
-                      TimeElapsedColumn(), console=console, transient=True) as bar:
+                      TimeElapsedColumn(), console=render.console(stderr=True), transient=True) as bar:
             task = bar.add_task("apply", total=None)
             result = apply_file(ruleset, cohort, out, lambda done, total: bar.update(task, completed=done,
                                                                                     total=total), chunk_rows, row_ids)
@@ -120,7 +123,7 @@ def explain(
     Example: decide rules explain rulesets/marketing.yaml --cohort out/demo/cohort.parquet --user U000000042
     """
     console = render.console()
-    with render.user_errors(console):
+    with render.user_errors():
         ruleset = load_ruleset(rules)
         loaded = Cohort.load(cohort, ruleset.schema, ruleset.id_field, row_ids)
         console.print(render_text(explain_user(ruleset, loaded, user), ruleset), markup=False)

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 
 from engine.atomic_write import atomic_path
 from engine.cohort import (
+    NO_COLUMN,
     Cohort,
     CohortError,
     CohortProblem,
@@ -46,7 +47,7 @@ def _output_kind(out: Path) -> str:
         return "parquet"
     if suffix == ".csv":
         return "csv"
-    raise CohortError(str(out), [CohortProblem("bad-output", "-", "the output must end in .parquet or .csv")])
+    raise CohortError(str(out), [CohortProblem("bad-output", NO_COLUMN, "the output must end in .parquet or .csv")])
 
 
 def apply_file(ruleset: CompiledRuleset, cohort_path: str | Path, out: str | Path,
@@ -84,7 +85,7 @@ def _csv_frame(frame: pl.DataFrame) -> pl.DataFrame:
 def _stream_parquet(ruleset: CompiledRuleset, source: Path, target: Path, kind: str,
                     progress: Progress | None, chunk_rows: int, row_ids: bool) -> int:
     if not source.exists():
-        raise CohortError(str(source), [CohortProblem("file-not-found", "-", "no such file or folder")])
+        raise CohortError(str(source), [CohortProblem("file-not-found", NO_COLUMN, "no such file or folder")])
     scan = with_row_ids(scan_parquet(source), ruleset.id_field) if row_ids else scan_parquet(source)
     exprs, checks, problems = conform(scan.collect_schema(), ruleset.schema, ruleset.id_field)
     if problems:

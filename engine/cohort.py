@@ -18,6 +18,7 @@ from engine.compiled import FieldInfo
 from engine.expression_ast import Kind
 
 PII_MASK = "<pii hidden>"
+NO_COLUMN = "-"  # the column of a problem with the whole file (not found, wrong kind of output)
 MAX_SHOWN = 20
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
@@ -33,13 +34,15 @@ class CohortProblem:
     values: tuple[str, ...] = ()
 
     def render(self, source: str, csv: bool) -> str:
+        # A problem with the file itself (column "-") names no column: it would read like a column named '-'.
+        where = f"{source}: column '{self.column}'" if self.column != NO_COLUMN else source
         if not self.rows:
-            return f"{source}: column '{self.column}': {self.message} [{self.code}]"
+            return f"{where}: {self.message} [{self.code}]"
         shown = ", ".join(
             f"row {r}{f' (line {r + 1})' if csv else ''}: {v}" for r, v in zip(self.rows, self.values, strict=True)
         )
         more = f" … and {self.count - len(self.rows):,} more" if self.count > len(self.rows) else ""
-        return f"{source}: column '{self.column}': {self.message} — {self.count:,} row(s): {shown}{more} [{self.code}]"
+        return f"{where}: {self.message} — {self.count:,} row(s): {shown}{more} [{self.code}]"
 
 
 class CohortError(Exception):
@@ -287,7 +290,7 @@ class Cohort:
         path = Path(path)
         source = str(path)
         if not path.exists():
-            raise CohortError(source, [CohortProblem("file-not-found", "-", "no such file or folder")])
+            raise CohortError(source, [CohortProblem("file-not-found", NO_COLUMN, "no such file or folder")])
         if _is_csv(path):
             frame = _read_csv(path, schema, id_field)
             try:

@@ -16,6 +16,11 @@ BAD = Path(__file__).parent.parent / "engine" / "bad_rulesets"
 PIPELINE = FIXTURES / "pipeline.yaml"
 
 
+def plain(text: str) -> str:
+    """Typer's error panel wrapped to the terminal's width, as one line: its words without the box."""
+    return " ".join(text.replace("│", " ").split())
+
+
 @pytest.fixture
 def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     monkeypatch.setenv("COLUMNS", "120")
@@ -50,10 +55,11 @@ def test_check_ok(runner: CliRunner) -> None:
 def test_check_reports_every_error_and_exits_2(runner: CliRunner) -> None:
     result = runner.invoke(app, ["rules", "check", str(BAD / "type_mismatch.yaml"), str(PIPELINE)])
     assert result.exit_code == 2
-    assert result.output.count("[type-mismatch]") == 4
-    assert "4 error(s), 0 warning(s)" in result.output
+    assert result.stderr.count("[type-mismatch]") == 4
+    assert "4 error(s), 0 warning(s)" in result.stderr
     assert "Traceback" not in result.output
-    assert "ok " in result.output  # the good file is still checked
+    assert result.stdout.startswith("ok ")  # the good file is still checked; the errors go to stderr
+    assert "[type-mismatch]" not in result.stdout
 
 
 def test_rule_tests_pass(runner: CliRunner) -> None:
@@ -88,9 +94,74 @@ def test_apply_bad_cohort_exits_2_and_writes_nothing(runner: CliRunner, cohort_c
     out = tmp_path / "decisions.parquet"
     result = runner.invoke(app, ["rules", "apply", str(PIPELINE), "--cohort", str(bad), "--out", str(out)])
     assert result.exit_code == 2
-    assert "column 'occupation': not one of its categories" in result.output
-    assert "'astronaut'" in result.output
+    assert "column 'occupation': not one of its categories" in result.stderr
+    assert "'astronaut'" in result.stderr
+    assert result.stdout == ""
     assert not out.exists()
+
+
+def test_apply_rejects_repeated_user_ids(runner: CliRunner, cohort_csv: Path, tmp_path: Path) -> None:
+    """The same user twice in a cohort would be contacted twice: exit 2 on stderr, nothing written."""
+    frame = pl.read_csv(cohort_csv)
+    repeated = tmp_path / "repeated.parquet"
+    pl.concat([frame, frame.head(3)]).write_parquet(repeated)
+    out = tmp_path / "decisions.parquet"
+    result = runner.invoke(app, ["rules", "apply", str(PIPELINE), "--cohort", str(repeated), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "column 'user_id': user ids must be unique, but 3 id(s) appear more than once — 6 row(s)" in result.stderr
+    assert "[duplicate-id]" in result.stderr and "Traceback" not in result.output
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_apply_will_not_overwrite_its_cohort(runner: CliRunner, cohort_csv: Path, tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    before = cohort_csv.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    same = Path(".") / cohort_csv.name  # the same file, spelt differently
+    result = runner.invoke(app, ["rules", "apply", str(PIPELINE), "--cohort", str(cohort_csv), "--out", str(same)])
+    assert result.exit_code == 2, result.output
+    assert ("Invalid value for '--out': cohort.csv is also the cohort (--cohort): writing it would overwrite the "
+            "input") in plain(result.stderr)
+    assert cohort_csv.read_bytes() == before
+    assert result.stdout == ""
+
+
+def test_apply_will_not_write_into_its_cohort_folder(runner: CliRunner, cohort_csv: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "cohort"
+    folder.mkdir()
+    pl.read_csv(cohort_csv).write_parquet(folder / "part-0.parquet")
+    out = folder / "decisions.parquet"
+    result = runner.invoke(app, ["rules", "apply", str(PIPELINE), "--cohort", str(folder), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "is inside the cohort (--cohort) folder" in plain(result.stderr)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        pytest.param("--out", "decisions.txt", "decisions.txt must end in .parquet, .pq or .csv", id="out-suffix"),
+        pytest.param("--chunk-rows", "0", "Input should be greater than or equal to 1", id="no-rows-per-chunk"),
+    ],
+)
+def test_apply_option_errors_name_the_option(runner: CliRunner, cohort_csv: Path, tmp_path: Path, option: str,
+                                             value: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    given = {"--out": "decisions.parquet", option: value}
+    args = [a for pair in given.items() for a in pair]
+    result = runner.invoke(app, ["rules", "apply", str(PIPELINE), "--cohort", str(cohort_csv), *args])
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{option}': {message}" in plain(result.stderr)
+    assert "column" not in result.stderr  # an option is not a cohort column
+    assert list(tmp_path.iterdir()) == [cohort_csv]
+
+
+def test_generate_needs_at_least_one_user(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["cohort", "generate", "--rows", "-5", "--out", str(tmp_path / "c.parquet")])
+    assert result.exit_code == 2, result.output
+    assert "Invalid value for '--rows'" in plain(result.stderr) and "Traceback" not in result.output
+    assert not (tmp_path / "c.parquet").exists()
 
 
 def test_apply_bad_rules_exits_2(runner: CliRunner, cohort_csv: Path, tmp_path: Path) -> None:
@@ -107,7 +178,8 @@ def test_missing_files_exit_2(runner: CliRunner, tmp_path: Path) -> None:
     result = runner.invoke(app, ["rules", "apply", str(PIPELINE), "--cohort", str(tmp_path / "nope.csv"),
                                  "--out", str(tmp_path / "d.parquet")])
     assert result.exit_code == 2
-    assert "no such file" in result.output
+    assert "no such file" in result.stderr
+    assert "column '-'" not in result.stderr  # a missing file is not a column
 
 
 def test_explain_names_rules_and_values_and_masks_pii(runner: CliRunner, cohort_csv: Path) -> None:
@@ -124,7 +196,7 @@ def test_explain_names_rules_and_values_and_masks_pii(runner: CliRunner, cohort_
 def test_explain_unknown_user_exits_2(runner: CliRunner, cohort_csv: Path) -> None:
     result = runner.invoke(app, ["rules", "explain", str(PIPELINE), "--cohort", str(cohort_csv), "--user", "nobody"])
     assert result.exit_code == 2
-    assert "no user 'nobody'" in result.output
+    assert "no user 'nobody'" in result.stderr
 
 
 @pytest.mark.parametrize("command", [["rules", "check"], ["rules", "test"], ["rules", "apply"], ["rules", "explain"],

@@ -16,6 +16,7 @@ from optimizer.build_problem import build_problem, load_plan
 from optimizer.feasibility import check_feasible
 from optimizer.solve_exact_highs import HighsExactSolver
 from optimizer.solve_lagrangian import solve_lagrangian
+from tests.cli.test_commands import plain
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_PLAN = ROOT / "plans" / "spring_campaign.yaml"
@@ -107,8 +108,9 @@ def test_infeasible_plan_exits_2_and_writes_nothing(runner: CliRunner, cohort: P
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "plan.yaml:91:5: infeasible: prime_telesales: the minimum 3,000,000 cannot be reached" in result.output
-    assert "[constraints-conflict]" in result.output
+    assert "plan.yaml:91:5: infeasible: prime_telesales: the minimum 3,000,000 cannot be reached" in result.stderr
+    assert "[constraints-conflict]" in result.stderr and "no plan was written" in result.stderr
+    assert result.stdout == ""
     assert not out.exists()
 
 
@@ -147,4 +149,102 @@ def test_methods_from_the_registry(runner: CliRunner, cohort: Path, plan: Path, 
     assert f"{method} →" in result.output
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out),
                                  "--method", "simplex"])
-    assert result.exit_code == 2 and "unknown method 'simplex'" in result.output
+    assert result.exit_code == 2 and "Invalid value for '--method': unknown method 'simplex'" in plain(result.stderr)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param("    max: 150000", "    max: .nan",
+                     "plan.yaml:65:10: constraints.0.max: expected a finite number, got nan [invalid-value]",
+                     id="nan-budget"),
+        pytest.param("    max: 150000", "    max: .inf",
+                     "plan.yaml:65:10: constraints.0.max: expected a finite number, got inf [invalid-value]",
+                     id="inf-budget"),
+        pytest.param("    cost: 0.6", "    cost: true", "plan.yaml:42:11: actions.voicebot.cost: expected an amount",
+                     id="boolean-cost"),
+        pytest.param("    response: 0.025", "    response: \"0.025 / 0\"",
+                     "plan.yaml:41:15: actions.voicebot.response is undefined for", id="division-by-zero"),
+    ],
+)
+def test_plan_numbers_exit_2_on_stderr_without_a_traceback(runner: CliRunner, cohort: Path, tmp_path: Path, old: str,
+                                                          new: str, message: str) -> None:
+    plan = _write_plan(tmp_path, old, new)
+    out = tmp_path / "allocation.parquet"
+    result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # not a ProblemShapeError
+    assert message in result.stderr
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+def test_optimize_rejects_repeated_user_ids(runner: CliRunner, cohort: Path, plan: Path, tmp_path: Path) -> None:
+    repeated = tmp_path / "repeated.parquet"
+    frame = pl.read_parquet(cohort)
+    pl.concat([frame, frame.slice(10, 2)]).write_parquet(repeated)
+    out = tmp_path / "allocation.parquet"
+    result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(repeated), "--out", str(out)])
+    assert result.exit_code == 2, result.output
+    assert "column 'user_id': user ids must be unique, but 2 id(s) appear more than once — 4 row(s)" in result.stderr
+    assert result.stdout == ""
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "message"),
+    [
+        pytest.param(["--time-limit", "0"], "--time-limit", "expected a number of seconds above 0, got 0",
+                     id="no-time"),
+        pytest.param(["--time-limit", "-5"], "--time-limit", "above 0, got -5", id="negative-time"),
+        pytest.param(["--time-limit", "nan"], "--time-limit", "above 0, got nan", id="nan-time"),
+        pytest.param(["--gap", "0"], "--gap", "expected a fraction strictly between 0 and 1", id="zero-gap"),
+        pytest.param(["--gap", "1"], "--gap", "strictly between 0 and 1 (1e-4 is 0.01 %), got 1", id="gap-of-1"),
+        pytest.param(["--gap", "-0.1"], "--gap", "got -0.1", id="negative-gap"),
+        pytest.param(["--gap", "nan"], "--gap", "got nan", id="nan-gap"),
+        pytest.param(["--out", "allocation.txt"], "--out", "allocation.txt must end in .parquet or .csv",
+                     id="out-suffix"),
+        pytest.param(["--out", "a.parquet", "--export", "model.txt"], "--export", "model.txt must end in .lp or .mps",
+                     id="export-suffix"),
+        pytest.param([], "--out' / '--export", "give --out (the allocation), --export (the integer program) or both",
+                     id="no-output"),
+        pytest.param(["--out", "cohort.parquet"], "--out", "cohort.parquet is also the cohort (--cohort): writing it "
+                     "would overwrite the input", id="out-is-the-cohort"),
+    ],
+)
+def test_optimize_option_errors_name_the_option(runner: CliRunner, cohort: Path, plan: Path, tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch, args: list[str], option: str,
+                                                message: str) -> None:
+    (tmp_path / "cohort.parquet").write_bytes(cohort.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    given = ["--out", "allocation.parquet"] if args[:1] == ["--gap"] or args[:1] == ["--time-limit"] else []
+    result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", "cohort.parquet", *given, *args])
+    assert result.exit_code == 2, result.output
+    said = plain(result.stderr)
+    assert f"Invalid value for '{option}': " in said and message in said
+    assert "column" not in result.stderr and "Traceback" not in result.output
+    assert result.stdout == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cohort.parquet"]  # nothing written, the input intact
+    assert (tmp_path / "cohort.parquet").read_bytes() == cohort.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "option", "message"),
+    [
+        pytest.param(["--steps", "1"], "--steps", "Input should be greater than or equal to 2", id="one-step"),
+        pytest.param(["--from", "inf"], "--from", "expected a finite number, got inf", id="inf-from"),
+        pytest.param(["--to", "nan"], "--to", "expected a finite number, got nan", id="nan-to"),
+        pytest.param(["--gap", "1.5"], "--gap", "strictly between 0 and 1", id="gap"),
+        pytest.param(["--constraint", "total_budgt"], "--constraint", "no constraint 'total_budgt' in", id="unknown"),
+    ],
+)
+def test_frontier_option_errors_name_the_option(runner: CliRunner, cohort: Path, plan: Path, args: list[str],
+                                                option: str, message: str) -> None:
+    given = {"--constraint": "total_budget", "--from": "50000", "--to": "150000", "--steps": "3"}
+    given.update(zip(args[::2], args[1::2], strict=True))
+    result = runner.invoke(app, ["frontier", "--plan", str(plan), "--cohort", str(cohort),
+                                 *(a for pair in given.items() for a in pair)])
+    assert result.exit_code == 2, result.output
+    said = plain(result.stderr)
+    assert f"Invalid value for '{option}': " in said and message in said
+    assert result.stdout == "" and "Traceback" not in result.output
