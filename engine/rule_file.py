@@ -48,11 +48,15 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+# A bound of NaN would silently check nothing (every comparison with NaN is false); one of ±inf checks nothing.
+Bound = Annotated[float, Field(allow_inf_nan=False)]
+
+
 class FieldSpec(_Model):
     type: FieldType
     values: list[str | int] | None = Field(default=None, alias="in")
-    min: float | None = None
-    max: float | None = None
+    min: Bound | None = None
+    max: Bound | None = None
     nullable: bool = True
     required: bool = True
     pii: bool = False
