@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -129,6 +130,11 @@ def solve(problem: AllocationProblem, method: str = AUTO, time_limit: float = DE
           watchdog: bool = True) -> Allocation:
     """Solve with a registered method, or `auto`. Exact methods run under the watchdog unless `watchdog=False`
     (the watchdog costs a process start, about half a second)."""
+    if not isinstance(problem, AllocationProblem):  # a dict or a tuple of arrays would fail deep inside a solver
+        raise TypeError(f"solve: problem must be an AllocationProblem (AllocationProblem.from_arrays builds one from "
+                        f"arrays), got {type(problem).__name__}")
+    if not (isinstance(time_limit, int | float) and math.isfinite(time_limit) and time_limit > 0):
+        raise ValueError(f"solve: time_limit must be a number of seconds above 0, got {time_limit!r}")
     started = time.perf_counter()
     if method != AUTO:
         return _run(problem, solver_info(method), time_limit, watchdog)

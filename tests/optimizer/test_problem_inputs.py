@@ -10,6 +10,7 @@ import pytest
 
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem, ProblemShapeError
+from optimizer.solvers import solve
 
 N, A = 6, 2
 
@@ -121,3 +122,11 @@ def test_check_feasible_rejects_non_indices(problem: AllocationProblem, bad: obj
 def test_check_feasible_needs_a_problem() -> None:
     with pytest.raises(TypeError, match="problem must be an AllocationProblem, got dict"):
         check_feasible(arrays(), np.zeros(N, dtype=np.int64))  # type: ignore[arg-type]
+
+
+def test_solve_needs_a_problem_and_a_positive_time_limit(problem: AllocationProblem) -> None:
+    with pytest.raises(TypeError, match=r"problem must be an AllocationProblem .* got tuple"):
+        solve(tuple(arrays().values()), "lagrangian")  # type: ignore[arg-type]
+    for bad in (0.0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="time_limit must be a number of seconds above 0"):
+            solve(problem, "exact-highs", bad)
