@@ -14,7 +14,7 @@ import typer
 from decide import render
 from decide.cohort_commands import cohort_app
 from decide.demo import run_demo
-from decide.optimize_commands import frontier_command, optimize
+from decide.optimize_commands import PlanNotSolved, frontier_command, optimize
 from decide.rules_commands import rules_app
 
 app = typer.Typer(
@@ -49,7 +49,14 @@ def demo(
     """
     console = render.console()
     with render.user_errors():
-        run_demo(console, rows=rows, out=out, seed=seed)
+        try:
+            run_demo(console, rows=rows, out=out, seed=seed)
+        except PlanNotSolved as err:  # the shipped plans' limits and minimums need enough users to be met
+            errors = render.console(stderr=True)
+            errors.print(str(err), markup=False)
+            errors.print(f"the shipped plans are sized for about 200,000 users; {rows:,} cannot meet them: run the "
+                         "demo with a larger --rows", markup=False)
+            raise typer.Exit(render.USER_ERROR) from None
 
 
 def main() -> None:

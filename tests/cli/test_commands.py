@@ -205,3 +205,11 @@ def test_help_teaches_with_an_example(runner: CliRunner, command: list[str]) -> 
     result = runner.invoke(app, [*command, "--help"])
     assert result.exit_code == 0
     assert "Example: decide" in result.output
+
+
+def test_demo_too_small_for_the_shipped_plans_is_a_user_error(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["demo", "--rows", "2000", "--out", str(tmp_path / "demo")])
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # not PlanNotSolved with its traceback
+    assert "infeasible: prime_telesales" in result.stderr
+    assert "run the demo with a larger --rows" in plain(result.stderr)
