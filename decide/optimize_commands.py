@@ -230,6 +230,12 @@ def frontier_command(
         if constraint not in names:
             raise typer.BadParameter(f"no constraint '{constraint}' in {loaded.path}; constraints: {', '.join(names)}",
                                      param_hint="'--constraint'")
+        # A share is folded into its row's weights (its right-hand side is 0): varying that would vary nothing.
+        shares = {c.name for c in loaded.plan.constraints if c.max_share is not None or c.min_share is not None}
+        if constraint in shares:
+            limits = ", ".join(n for n in names if n not in shares)
+            raise typer.BadParameter(f"'{constraint}' is a share; the frontier varies a max or min limit: {limits}",
+                                     param_hint="'--constraint'")
         users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
         model = build_problem(loaded, users, loaded.rules.apply(users))
         points = frontier(model.problem, names.index(constraint), grid(low, high, steps),

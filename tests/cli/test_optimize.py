@@ -236,6 +236,8 @@ def test_optimize_option_errors_name_the_option(runner: CliRunner, cohort: Path,
         pytest.param(["--to", "nan"], "--to", "expected a finite number, got nan", id="nan-to"),
         pytest.param(["--gap", "1.5"], "--gap", "strictly between 0 and 1", id="gap"),
         pytest.param(["--constraint", "total_budgt"], "--constraint", "no constraint 'total_budgt' in", id="unknown"),
+        pytest.param(["--constraint", "watch_share", "--from", "0", "--to", "0.3"], "--constraint",
+                     "'watch_share' is a share; the frontier varies a max or min limit: total_budget,", id="share"),
     ],
 )
 def test_frontier_option_errors_name_the_option(runner: CliRunner, cohort: Path, plan: Path, args: list[str],
