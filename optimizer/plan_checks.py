@@ -31,8 +31,6 @@ from engine.yaml_positions import Loc, PositionedDocument
 from optimizer.plan_file import ACTION_RANGES, MULTIPLIER, RATE, VALUE_RANGES, Range
 from optimizer.plan_shifts import PlanShifts
 
-PII_MASK = "<pii hidden>"
-
 
 @dataclass(frozen=True)
 class TermCheck:
@@ -86,7 +84,7 @@ def check_terms(doc: PositionedDocument, frame: pl.DataFrame, checks: Sequence[T
     """Count the users each check fails for, in one pass over the cohort; show the first of each."""
     if not checks or frame.height == 0:
         return []
-    masks: list[tuple[str, pl.Expr]] = []
+    masks: dict[str, pl.Expr] = {}
     for i, check in enumerate(checks):
         relevant = check.relevant.fill_null(False)
         present = pl.all_horizontal([pl.col(n).is_not_null() for n in check.inputs]) if check.inputs else pl.lit(True)
@@ -94,20 +92,17 @@ def check_terms(doc: PositionedDocument, frame: pl.DataFrame, checks: Sequence[T
         low = check.value < check.valid.low if check.valid.low is not None else pl.lit(False)
         high = check.value > check.valid.high if check.valid.high is not None else pl.lit(False)
         never = pl.lit(False)
-        masks += [
-            (f"undefined{i}", never if check.range_only else relevant & check.value.is_null() & present),
-            (f"finite{i}", never if check.range_only else relevant & check.value.is_not_null() & ~finite),
-            (f"range{i}", relevant & finite & (low | high)),
-        ]
+        masks[f"undefined{i}"] = never if check.range_only else relevant & check.value.is_null() & present
+        masks[f"finite{i}"] = never if check.range_only else relevant & check.value.is_not_null() & ~finite
+        masks[f"range{i}"] = relevant & finite & (low | high)
     lazy = frame.lazy()
-    counts = lazy.select([mask.sum().alias(name) for name, mask in masks]).collect().row(0, named=True)
+    counts = lazy.select([mask.sum().alias(name) for name, mask in masks.items()]).collect().row(0, named=True)
     report = Reporter(doc)
     for i, check in enumerate(checks):
         for kind in ("undefined", "finite", "range"):
             count = int(counts[f"{kind}{i}"])
             if count:
-                mask = dict(masks)[f"{kind}{i}"]
-                who, value = _first(lazy, mask, check.value, id_field, pii_id)
+                who, value = _first(lazy, masks[f"{kind}{i}"], check.value, id_field, pii_id)
                 _report(report, check, kind, count, who, value)
     return report.diagnostics
 
