@@ -29,6 +29,9 @@ class Allocation:
     usage: FloatArray = field(default_factory=lambda: np.zeros(0))  # (K,) left-hand sides
     iterations: int = 0
     message: str = ""
+    # The Lagrangian's dual value, equal to the LP relaxation's optimum (nan for exact methods). `bound` is
+    # tighter when the whole MIP was solved to close the gap: its own bound then counts too.
+    dual_bound: float = float("nan")
 
     @property
     def gap(self) -> float:

@@ -7,12 +7,13 @@ all their actions and the capacity the rest leave over, to HiGHS's MIP, started 
 on the 100,000-user benchmark: a 400-user core closes the gap left by repair and fill (2.4e-5) to ~1e-6 in
 0.1–0.2 s; CBC on the whole model gets 6e-6 in 300 s.
 
-The result is never worse than the plan: HiGHS starts from it, and the merged plan is checked again.
+The result is never worse than the plan: HiGHS starts from it, and the merged plan is checked again. When the
+core is every user, the polish is the whole MIP, and HiGHS's dual bound is a bound on the problem itself.
 """
 
 from __future__ import annotations
 
-import time
+from dataclasses import dataclass
 
 import highspy
 import numpy as np
@@ -24,31 +25,41 @@ from optimizer.repair import nearest_users, restricted
 from optimizer.solve_exact_highs import build_highs_model
 from optimizer.user_chunks import ChunkRunner
 
+# Branch-and-bound nodes HiGHS may explore per core: a limit in work, not in wall-clock time, so the same
+# problem gives the same plan on a busy machine and a quiet one. Most cores finish at the root node.
+NODE_LIMIT = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Polished:
+    plan: IntArray
+    bound: float  # HiGHS's dual bound when the core was every user (a bound on the whole problem), else +inf
+
 
 def polish(problem: AllocationProblem, action: IntArray, prices: FloatArray, users: int = 600,
-           seconds: float = 0.4, absolute_gap: float = 0.0, runner: ChunkRunner | None = None,
-           longest: float = 4.0) -> IntArray:
+           seconds: float = 1.6, absolute_gap: float = 0.0, runner: ChunkRunner | None = None,
+           nodes: int = NODE_LIMIT) -> Polished:
     """A plan at least as good as `action`, re-optimised exactly over the users nearest a switch. When
     `action` breaks a constraint (repair's single switches could not fix it), any feasible plan HiGHS finds
     for the core is taken: that is how "every job gets an agent" rows (GAP) get a plan at all.
 
-    HiGHS runs while it keeps improving: it stops at `absolute_gap`, or once it has found nothing better for
-    `seconds` and for half as long as it took to find its last improvement, or after `longest` × `seconds`. A
-    fixed time limit was a lottery: on the demo's plan 0.4 s left 8e-5 of gap one run and 2e-6 the next,
-    while 2 s always reached 2e-7."""
+    HiGHS stops at `absolute_gap`, after `nodes` branch-and-bound nodes, or after `seconds` (a safety limit:
+    the caller passes what is left of its own time limit)."""
     p = problem
-    if p.users == 0 or p.actions == 0 or users <= 0:
-        return action
+    unbounded = Polished(action, float("inf"))
+    if p.users == 0 or p.actions == 0 or users <= 0 or seconds <= 0:
+        return unbounded
     core = nearest_users(p, action, prices, users, runner)
+    whole = core.size == p.users
     start = action[core]
     # What everyone outside the core uses stays used; the core gets the rest.
     sub = restricted(p, action, core)
     if not sub.eligible.any():
-        return action
+        return unbounded
     model = build_highs_model(sub)
     solver = new_highs()
-    solver.setOptionValue("time_limit", float(seconds * longest))
-    _stop_when_stalled(solver, seconds)
+    solver.setOptionValue("time_limit", float(seconds))
+    solver.setOptionValue("mip_max_nodes", int(nodes) if not whole else highspy.kHighsIInf)
     solver.setOptionValue("mip_rel_gap", 0.0)
     solver.setOptionValue("mip_abs_gap", float(absolute_gap))
     solver.passModel(model.lp)
@@ -57,32 +68,18 @@ def polish(problem: AllocationProblem, action: IntArray, prices: FloatArray, use
     initial.value_valid = True
     solver.setSolution(initial)
     solver.run()
+    dual_bound = float(solver.getInfo().mip_dual_bound)
+    bound = dual_bound if whole and np.isfinite(dual_bound) else float("inf")
     columns = np.asarray(solver.getSolution().col_value)
     if columns.size != model.users.size:
-        return action
+        return Polished(action, bound)
     chosen = np.full(core.size, -1, dtype=action.dtype)
     on = columns > 0.5
     chosen[model.users[on]] = model.actions[on]
     if check_feasible(sub, chosen):
-        return action
+        return Polished(action, bound)
     if not check_feasible(sub, start) and sub.objective_of(chosen) <= sub.objective_of(start):
-        return action
+        return Polished(action, bound)
     polished = action.copy()
     polished[core] = chosen
-    return polished
-
-
-def _stop_when_stalled(solver: highspy.Highs, seconds: float) -> None:
-    started = time.perf_counter()
-    last = [started]
-
-    def improved(_: highspy.HighsCallbackEvent) -> None:
-        last[0] = time.perf_counter()
-
-    def maybe_stop(event: highspy.HighsCallbackEvent) -> None:
-        now = time.perf_counter()
-        if now - last[0] > max(seconds, 0.5 * (last[0] - started)):
-            event.interrupt()
-
-    solver.cbMipImprovingSolution.subscribe(improved)
-    solver.cbMipInterrupt.subscribe(maybe_stop)
+    return Polished(polished, bound)

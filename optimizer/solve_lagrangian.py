@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from optimizer.allocation import Allocation, SolveStatus
-from optimizer.core_polish import polish
+from optimizer.core_lp_round import lp_round
+from optimizer.core_polish import Polished, polish
 from optimizer.dual_master import CuttingPlaneModel, MasterFailure
 from optimizer.dual_pass import DualOracle, PassResult
 from optimizer.feasibility import check_feasible
@@ -42,7 +43,10 @@ class LagrangianOptions:
     sample_from: int = 50_000  # from this many users on, solve a sample's dual first (a quarter of this, or 1/16)
     polish_users: int = 600  # users nearest a switch re-optimised exactly by HiGHS (0: no polish) …
     polish_share: float = 2e-4  # … or this share of all users if more (2,000 at 10⁷: 4e-5 → 7e-6 gap, measured)
-    polish_seconds: float = 0.4  # HiGHS's time for `polish_users` users, and in proportion for more
+    polish_seconds: float = 1.6  # at most this for `polish_users` users (in proportion for more); most
+    # polishes finish sooner, at their node limit or their gap: the limit is a safety net, not the stop
+    lp_round_users: int = 20_000  # when the dual has converged short of the gap: the LP over this many users
+    # nearest a switch, rounded (doubling, with the polish, until the gap, the time limit or every user)
     fill_rounds: int = 0  # greedy upgrades into leftover slack before the polish (3 when there is no polish);
     # measured at 10⁵ and 10⁶ users, the polish alone does as well or better, and fill costs a pass per round
 
@@ -159,8 +163,9 @@ class LagrangianSolver:
         best_plan: IntArray | None = None
         best_value = -np.inf
         next_attempt = np.inf  # build a plan only once the bound is at or below this
-        widened = 0  # polishes with a wider core after the dual converged
+        deadline = started + opts.time_limit
         best_prices = search.center
+        mip_bound = float("inf")  # HiGHS's bound, once it has solved the whole MIP
         for iteration in range(1, opts.max_passes + 1):
             if not search.step():
                 break
@@ -175,7 +180,7 @@ class LagrangianSolver:
             # A plan costs a repair, a fill and a polish: build one only once the dual has settled and the bound
             # has moved by half the last gap since the last attempt.
             if (search.settled(opts.gap * 0.25) and bound <= next_attempt) or iteration % opts.primal_every == 0:
-                plan = self._primal(problem, search.at_center, search.center, bound)
+                plan = self._primal(problem, search.at_center, search.center, bound, deadline)
                 if plan is not None:
                     value = problem.objective_of(plan)
                     if value > best_value:
@@ -185,39 +190,70 @@ class LagrangianSolver:
             gap = (bound - best_value) / max(abs(bound), 1e-12)
             if gap <= opts.gap or time.perf_counter() - started > opts.time_limit:
                 break
-            # The dual has converged: what is left is the plan's distance from the bound. Widen the polish a
-            # few times (measured: on the demo's plan at a frontier point's prices, a 600-user core left 1.7e-4;
-            # the LP of a 1,000-user core reaches the bound), then accept what there is.
-            if search.decrease <= 1e-10 * max(abs(bound), 1.0) and best_plan is not None:
-                if widened >= 2 or opts.polish_users <= 0:
-                    break
-                widened += 1
-                plan = self._polish(problem, best_plan, search.center, bound, 2.0**widened)
-                if problem.objective_of(plan) > best_value and not check_feasible(problem, plan):
-                    best_plan, best_value, best_prices = plan, problem.objective_of(plan), search.center.copy()
-                if (bound - best_value) / max(abs(bound), 1e-12) <= opts.gap:
-                    break
+            # The dual has converged: what is left is the plan's distance from the bound. Wider cores, by LP
+            # rounding and by exact polish, until the gap or the time limit (measured: on the demo's plan at a
+            # frontier point's prices, a 600-user core left 1.7e-4; with objective loans, 6,000 tied users
+            # needed the LP; at 3,000 users on the shift plan only the whole MIP reaches the optimum).
+            converged = search.settled(opts.gap * 0.01) or search.decrease <= 1e-10 * max(abs(bound), 1.0)
+            if converged and best_plan is not None:
+                best_plan, best_value, mip_bound = self._improve(problem, best_plan, best_value, search.center,
+                                                                 bound, deadline)
+                best_prices = search.center.copy()
+                break
         if best_plan is None:
-            plan = self._primal(problem, search.at_center, search.center, search.bound)
+            plan = self._primal(problem, search.at_center, search.center, search.bound, deadline)
             if plan is not None:
                 best_plan, best_value, best_prices = plan, problem.objective_of(plan), search.center.copy()
         seconds = time.perf_counter() - started
         if best_plan is None:
             return Allocation(search.at_center.action, float("-inf"), search.bound, SolveStatus.NO_SOLUTION,
                               self.name, seconds, search.center, search.at_center.usage, oracle.passes,
-                              "repair could not make the plan feasible; the constraints may conflict")
-        bound = search.bound
+                              "repair could not make the plan feasible; the constraints may conflict",
+                              dual_bound=search.bound)
+        dual_bound = bound = search.bound
+        bound = min(bound, max(mip_bound, best_value))
         # Passes in float32 carry a rounding allowance; when it is a visible part of the gap, the reported bound
         # is one exact pass at the best prices (still a valid bound: any λ ≥ 0 gives one).
         if oracle.rounding_allowance(search.center) > 0.01 * max(bound - best_value, 0.0):
-            bound = min(bound, oracle.exact_value(search.center))
+            dual_bound = min(dual_bound, oracle.exact_value(search.center))
+            bound = min(bound, dual_bound)
             seconds = time.perf_counter() - started
         gap = (bound - best_value) / max(abs(bound), 1e-12)
         status = SolveStatus.OPTIMAL if gap <= 1e-9 else SolveStatus.FEASIBLE
         return Allocation(best_plan, best_value, bound, status, self.name, seconds, best_prices,
-                          problem.usage_of(best_plan), oracle.passes)
+                          problem.usage_of(best_plan), oracle.passes, dual_bound=dual_bound)
 
-    def _primal(self, problem: AllocationProblem, at: PassResult, prices: FloatArray, bound: float) -> IntArray | None:
+    def _improve(self, problem: AllocationProblem, plan: IntArray, value: float, prices: FloatArray, bound: float,
+                 deadline: float) -> tuple[IntArray, float, float]:
+        """Round i: the LP over `lp_round_users`·2^i users nearest a switch, rounded, then the exact polish of
+        `polish_users`·2^(i+1), from the best plan so far. Ends at the gap, at the deadline, or once both cover
+        every user; the last is the whole MIP, whose dual bound (third of the result) then bounds the problem."""
+        opts = self.options
+        n = problem.users
+        base = self._polish_size(problem)
+        target = opts.gap * abs(bound)
+        mip_bound = float("inf")
+        width = 1
+        while bound - value > target and opts.polish_users > 0:
+            lp_users = min(n, max(opts.lp_round_users, 16 * base) * width)
+            core = min(n, base * 2 * width)
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                break
+            self.progress(f"closing the gap ({(bound - value) / max(abs(bound), 1e-12):.4%}): the LP over "
+                          f"{lp_users:,} users nearest a switch, then {core:,} users exactly")
+            candidate = lp_round(problem, plan, prices, lp_users, left, self.runner)
+            result = self._polish(problem, candidate, prices, bound, core, deadline)
+            mip_bound = min(mip_bound, result.bound)
+            if not check_feasible(problem, result.plan) and problem.objective_of(result.plan) > value:
+                plan, value = result.plan, problem.objective_of(result.plan)
+            if core >= n or min(mip_bound, bound) - value <= target:
+                break
+            width *= 2
+        return plan, value, mip_bound
+
+    def _primal(self, problem: AllocationProblem, at: PassResult, prices: FloatArray, bound: float,
+                deadline: float) -> IntArray | None:
         opts = self.options
         self.progress(f"building a plan at the prices: repair and polish (bound {bound:,.0f})")
         plan = repair(problem, at.action, prices, runner=self.runner)
@@ -227,17 +263,24 @@ class LagrangianSolver:
             plan = fill(problem, plan, prices, rounds=rounds, runner=self.runner)
         if opts.polish_users > 0:
             # When repair failed, a wider core gives HiGHS room to find any feasible plan at all.
-            plan = self._polish(problem, plan, prices, bound, 1.0 if repaired else 4.0)
+            users = self._polish_size(problem) * (1 if repaired else 4)
+            plan = self._polish(problem, plan, prices, bound, users, deadline).plan
         return None if check_feasible(problem, plan) else plan
 
-    def _polish(self, problem: AllocationProblem, plan: IntArray, prices: FloatArray, bound: float,
-                wider: float) -> IntArray:
+    def _polish_size(self, problem: AllocationProblem) -> int:
+        return int(max(self.options.polish_users, self.options.polish_share * problem.users))
+
+    def _polish(self, problem: AllocationProblem, plan: IntArray, prices: FloatArray, bound: float, users: int,
+                deadline: float) -> Polished:
         opts = self.options
-        users = int(max(opts.polish_users, opts.polish_share * problem.users) * wider)
-        self.progress(f"polishing the plan: {min(users, problem.users):,} users nearest a switch, exactly")
+        users = min(users, problem.users)
+        self.progress(f"polishing the plan: {users:,} users nearest a switch, exactly")
+        seconds = opts.polish_seconds * users / opts.polish_users
+        left = deadline - time.perf_counter()
+        if users == problem.users:  # the whole MIP: its own bound certifies the gap asked for, nothing more
+            return polish(problem, plan, prices, users, left, 0.5 * opts.gap * abs(bound), self.runner)
         # Aim well below the gap asked for: the core is small, and every yuan found here is the planner's.
-        return polish(problem, plan, prices, users, opts.polish_seconds * users / opts.polish_users,
-                      absolute_gap=0.01 * opts.gap * abs(bound), runner=self.runner)
+        return polish(problem, plan, prices, users, min(seconds, left), 0.01 * opts.gap * abs(bound), self.runner)
 
 
 def solve_lagrangian(problem: AllocationProblem, options: LagrangianOptions | None = None,

@@ -92,8 +92,12 @@ def test_polish_never_loses_and_reaches_the_optimum_on_all_users() -> None:
     plan = repair(problem, DualOracle(problem).evaluate(PRICES).action, PRICES)
     assert check_feasible(problem, plan) == []
     some = polish(problem, plan, PRICES, users=30, seconds=5.0)
-    assert check_feasible(problem, some) == []
-    assert problem.objective_of(some) >= problem.objective_of(plan)
+    assert check_feasible(problem, some.plan) == []
+    assert problem.objective_of(some.plan) >= problem.objective_of(plan)
+    assert some.bound == float("inf")  # a core's bound says nothing about the whole problem
     everyone = polish(problem, plan, PRICES, users=problem.users, seconds=30.0)
     exact = HighsExactSolver(time_limit=60, mip_gap=0.0).solve(problem)
-    assert problem.objective_of(everyone) == pytest.approx(exact.objective, rel=1e-9)
+    # The whole MIP: its plan is the optimum and its bound a bound on the problem.
+    assert everyone.bound >= exact.objective - 1e-6 * abs(exact.objective)
+    assert everyone.bound <= exact.bound + 1e-6 * abs(exact.bound)
+    assert problem.objective_of(everyone.plan) == pytest.approx(exact.objective, rel=1e-9)
