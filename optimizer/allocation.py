@@ -29,6 +29,11 @@ class Allocation:
     usage: FloatArray = field(default_factory=lambda: np.zeros(0))  # (K,) left-hand sides
     iterations: int = 0
     message: str = ""
+    prices_note: str = ""  # why `prices` are not real marginal values (e.g. "prices not computed: time limit")
+
+    @property
+    def has_prices(self) -> bool:
+        return not self.prices_note
 
     @property
     def gap(self) -> float:
