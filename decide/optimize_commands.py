@@ -21,10 +21,9 @@ from optimizer.allocation import Allocation, SolveStatus
 from optimizer.build_problem import PlanModel, build_problem, load_plan
 from optimizer.feasibility import check_feasible
 from optimizer.frontier import FrontierPoint, frontier, grid
-from optimizer.infeasibility import explain_infeasible
 from optimizer.model_export import export_model
+from optimizer.plan_conflicts import explain_plan
 from optimizer.plan_file import Objective
-from optimizer.plan_shifts import with_shift_totals
 from optimizer.plan_summary import PlanSummary, allocation_frame, summarize_plan
 from optimizer.problem import AllocationProblem
 from optimizer.ratio_objective import solve_ratio
@@ -66,17 +65,10 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
 
 def _why_not(model: PlanModel, status: SolveStatus, message: str) -> str:
     """The conflicting constraints, each at its place in the plan file, or the solver's own words."""
-    loaded = model.loaded
-    # With shifts, also each resource's total over the shifts: a minimum may need more than all shifts give.
-    conflicts = explain_infeasible(with_shift_totals(model.problem, loaded.shifts, len(loaded.plan.constraints)))
-    if not conflicts:
+    lines = explain_plan(model)
+    if not lines:
         reason = message or "the constraints conflict jointly; no pair of them alone explains it"
         return f"{model.loaded.path}: {status.value}: {reason}"
-    positions = loaded.constraint_positions + (loaded.shifts.position,) * len(loaded.shifts.resources)
-    lines = []
-    for conflict in conflicts:
-        line, column = positions[conflict.constraints[0]]
-        lines.append(f"{model.loaded.path}:{line}:{column}: infeasible: {conflict.message} [constraints-conflict]")
     return "\n".join(lines)
 
 

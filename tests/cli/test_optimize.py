@@ -107,7 +107,8 @@ def test_infeasible_plan_exits_2_and_writes_nothing(runner: CliRunner, cohort: P
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "plan.yaml:91:5: infeasible: prime_telesales: the minimum 3,000,000 cannot be reached" in result.output
+    assert ("plan.yaml:91:5: infeasible: prime_telesales (at least 3,000,000 contacts of telesales where tier == "
+            "'prime') cannot be reached: every eligible user together gives at most 248 contacts") in result.output
     assert "[constraints-conflict]" in result.output
     assert not out.exists()
 
@@ -117,8 +118,8 @@ def test_conflicting_pair_names_both_constraints_and_amounts(runner: CliRunner, 
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "infeasible: prime_telesales = 40 needs at least 240 of agent_minutes, but agent_minutes is limited to 100" \
-        in result.output
+    assert ("plan.yaml:91:5: infeasible: prime_telesales (at least 40 contacts of telesales where tier == 'prime') "
+            f"needs at least 240 agent_minutes, but agent_minutes ({plan}:70:5) allows at most 100") in result.output
     assert not out.exists()
 
 
