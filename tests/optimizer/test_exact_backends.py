@@ -9,6 +9,7 @@ from optimizer.allocation import SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem
 from optimizer.solve_exact_highs import HighsExactSolver, lp_relaxation_bound
+from optimizer.solve_lagrangian import solve_lagrangian
 from tests.optimizer.test_lagrangian_bound import marketing_problem
 
 
@@ -26,9 +27,9 @@ def test_a_cbc_time_out_is_not_reported_optimal() -> None:
     result = PulpCbcSolver(time_limit=0.5, mip_gap=1e-9).solve(problem)
     assert result.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
     # PuLP reads no bound back from CBC; ours comes from CBC's log, and it is a bound on the true optimum.
-    optimum = HighsExactSolver(time_limit=60).solve(problem)
+    good_plan = solve_lagrangian(problem)  # worth at most the optimum, so at most any valid bound
     assert np.isfinite(result.bound)
-    assert result.bound >= optimum.objective - 1e-9 * abs(optimum.objective)
+    assert result.bound >= good_plan.objective
     assert result.bound <= lp_relaxation_bound(problem) * (1 + 1e-6)
     if result.status is SolveStatus.FEASIBLE:
         assert check_feasible(problem, result.action) == []
