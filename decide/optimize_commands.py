@@ -269,7 +269,8 @@ def frontier_table(model: PlanModel, name: str, k: int, points: list[FrontierPoi
               "roi": ("profit", "spend", "loans", "loss")}[objective]
     head = "ROI" if objective == "roi" else objective
     for column in ("limit", head, "gap", *others, "contacts", "price" + ("/pp" if share else "")):
-        table.add_column(column, justify="right")
+        # "infeasible" and "no solution" go in the objective's column: never cut them to "infeasib…".
+        table.add_column(column, justify="right", min_width=11 if column == head else None)
     for point in points:
         a = point.allocation
         if a.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
