@@ -16,8 +16,8 @@ from engine import Cohort, apply_file, explain_user, load_ruleset, run_tests
 from engine.atomic_write import atomic_path
 from engine.explain import render_text
 from optimizer.build_problem import build_problem, load_plan
-from optimizer.frontier import frontier, grid
-from optimizer.solve_lagrangian import LagrangianOptions
+from optimizer.frontier import grid
+from optimizer.plan_solve import plan_frontier
 
 PROJECT = Path(__file__).resolve().parent.parent
 RULESETS = PROJECT / "rulesets"
@@ -84,7 +84,7 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
     console.rule("6. what if the budget were different? the frontier, each point certified")
     budget = loaded.constraint_names.index("total_budget")
     limit = float(model.problem.rhs[budget])
-    points = frontier(model.problem, budget, grid(0.5 * limit, 1.5 * limit, 5), LagrangianOptions(gap=1e-4))
+    points = plan_frontier(model, budget, grid(0.5 * limit, 1.5 * limit, 5), "lagrangian", 120.0, 1e-4)
     console.print(frontier_table(model, "total_budget", budget, points))
 
     console.rule("7. the same campaign with agents and voice-bot lines staffed per shift")

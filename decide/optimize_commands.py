@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import polars as pl
 import typer
 from rich import box
@@ -16,43 +16,28 @@ from decide import options, render
 from engine import Cohort
 from engine.atomic_write import atomic_path
 from optimizer import solvers
-from optimizer.allocation import Allocation, SolveStatus
+from optimizer.allocation import SolveStatus
 from optimizer.build_problem import PlanModel, build_problem, load_plan
 from optimizer.feasibility import check_feasible
-from optimizer.frontier import FrontierPoint, frontier, grid
-from optimizer.infeasibility import explain_infeasible
+from optimizer.frontier import FrontierPoint, grid
+from optimizer.infeasibility import amount
 from optimizer.model_export import export_model
-from optimizer.plan_file import Objective
-from optimizer.plan_shifts import with_shift_totals
-from optimizer.plan_summary import PlanSummary, allocation_frame, summarize_plan
-from optimizer.problem import AllocationProblem
-from optimizer.ratio_objective import solve_ratio
-from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver, Progress
-from optimizer.solvers import AUTO, EXACT_MAX_USERS
+from optimizer.plan_conflicts import explain_plan
+from optimizer.plan_solve import QUICK_SECONDS, plan_frontier, share_row, solve_objective, warm_solver
+from optimizer.plan_summary import Headline, PlanSummary, allocation_frame, headline, limit_prices, summarize_plan
+from optimizer.solve_lagrangian import Progress
+from optimizer.solvers import AUTO
 
 
 class PlanNotSolved(Exception):
     pass
 
 
-def _solver(problem: AllocationProblem, method: str, time_limit: float, gap: float,
-            progress: Progress) -> Callable[[AllocationProblem], Allocation]:
-    """The Lagrangian with the planner's gap target, or a registered solver (auto: exact under the watchdog)."""
-    if method == "lagrangian" or (method == AUTO and problem.users > EXACT_MAX_USERS):
-        return LagrangianSolver(LagrangianOptions(gap=gap, time_limit=time_limit), progress).solve
-    name = solvers.auto_method(problem, time_limit) if method == AUTO else method
-    progress(f"solving exactly with {name} ({problem.users:,} users, at most {time_limit:,.0f} s)")
-    return lambda p: solvers.solve(p, method, time_limit)
-
-
 def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
                progress: Progress | None = None) -> tuple[PlanSummary, pl.DataFrame]:
     problem = model.problem
-    solve = _solver(problem, method, time_limit, gap, progress or (lambda _: None))
-    if model.loaded.plan.objective is Objective.ROI:
-        allocation = solve_ratio(problem, model.measures.spend, solve).allocation
-    else:
-        allocation = solve(problem)
+    solve = warm_solver(problem, method, time_limit, gap, progress)
+    allocation = solve_objective(model, problem, solve, quick_seconds=min(QUICK_SECONDS, 0.1 * time_limit))
     if allocation.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
         raise PlanNotSolved(_why_not(model, allocation.status, allocation.message))
     violations = check_feasible(problem, allocation.action)
@@ -65,25 +50,44 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
 
 def _why_not(model: PlanModel, status: SolveStatus, message: str) -> str:
     """The conflicting constraints, each at its place in the plan file, or the solver's own words."""
-    loaded = model.loaded
-    # With shifts, also each resource's total over the shifts: a minimum may need more than all shifts give.
-    conflicts = explain_infeasible(with_shift_totals(model.problem, loaded.shifts, len(loaded.plan.constraints)))
-    if not conflicts:
+    lines = explain_plan(model)
+    if not lines:
         reason = message or "the constraints conflict jointly; no pair of them alone explains it"
         return f"{model.loaded.path}: {status.value}: {reason}"
-    positions = loaded.constraint_positions + (loaded.shifts.position,) * len(loaded.shifts.resources)
-    lines = []
-    for conflict in conflicts:
-        line, column = positions[conflict.constraints[0]]
-        lines.append(f"{model.loaded.path}:{line}:{column}: infeasible: {conflict.message} [constraints-conflict]")
     return "\n".join(lines)
 
 
+_OBJECTIVE_LABEL = {"profit": "profit", "loans": "expected loans", "roi": "ROI"}
+
+
+def objective_amount(objective: str, x: float) -> str:
+    """Yuan to the yuan, loans to a tenth, a ratio to six significant digits."""
+    if not np.isfinite(x):
+        return "unknown"
+    return {"profit": f"{x:,.0f}", "loans": f"{x:,.1f}"}.get(objective, f"{x:,.6g}")
+
+
+def headline_text(head: Headline) -> str:
+    """"profit 26,065 (bound 26,070, gap 0.0192%); spend 558, loans 12.6": the objective with its certificate,
+    then the other totals. An unknown bound reads "bound unknown, gap unknown", never inf."""
+    certificate = ("bound unknown, gap unknown" if head.bound is None or head.gap is None else
+                   f"bound {objective_amount(head.objective, head.bound)}, gap {head.gap:.4%}")
+    others = {"profit": f"profit {head.profit:,.0f}", "spend": f"spend {head.spend:,.0f}",
+              "loans": f"loans {head.loans:,.1f}"}
+    others.pop(head.objective, None)
+    return (f"{_OBJECTIVE_LABEL.get(head.objective, head.objective)} {objective_amount(head.objective, head.value)} "
+            f"({certificate}); {', '.join(others.values())}")
+
+
 def print_headline(console: Console, summary: PlanSummary) -> None:
-    console.print(
-        f"{summary.plan}: {summary.users:,} users, {summary.method} → {summary.status}; objective "
-        f"{summary.objective:,.0f}, bound {summary.bound:,.0f}, gap {summary.gap:.4%}, {summary.seconds:.2f} s",
-        markup=False)
+    console.print(f"{summary.plan}: {summary.users:,} users, {summary.method} → {summary.status}; "
+                  f"{headline_text(summary.headline)}; {summary.seconds:.2f} s", markup=False)
+
+
+def _price(price: float | None, share: bool = False) -> str:
+    if price is None:
+        return "-"
+    return f"{price / 100:,.4g}/pp" if share else f"{price:,.4g}"  # a share's price per percentage point
 
 
 def print_summary(console: Console, summary: PlanSummary) -> None:
@@ -95,15 +99,18 @@ def print_summary(console: Console, summary: PlanSummary) -> None:
         channels.add_row(line.channel, f"{line.contacts:,}", f"{line.spend:,.0f}", f"{line.responses:,.1f}",
                          f"{line.loans:,.1f}", f"{line.profit:,.0f}")
     console.print(channels)
-    limits = Table(title="constraints: use and price (marginal value of one more unit)", title_justify="left")
+    worth = "ROI" if summary.headline.objective == "roi" else "value"
+    title = (f"constraints: use and price (marginal {worth} of one more unit)" if not summary.prices_note
+             else f"constraints: use ({summary.prices_note})")
+    limits = Table(title=title, title_justify="left")
     for column in ("constraint", "used", "limit", "use", "price"):
         limits.add_column(column, justify="left" if column == "constraint" else "right")
     for c in summary.constraints:
         if c.share:
-            limits.add_row(c.name, f"{c.used:.1%} share", f"{c.sense} {c.limit:.1%}", "-", f"{c.price:,.4g}")
+            limits.add_row(c.name, f"{c.used:.1%} share", f"{c.sense} {c.limit:.1%}", "-", _price(c.price, share=True))
             continue
         use = f"{c.used / c.limit:.1%}" if c.limit else "-"
-        limits.add_row(c.name, f"{c.used:,.1f}", f"{c.sense} {c.limit:,.1f}", use, f"{c.price:,.4g}")
+        limits.add_row(c.name, f"{c.used:,.1f}", f"{c.sense} {c.limit:,.1f}", use, _price(c.price))
     console.print(limits)
     if summary.shifts:
         console.print(shift_table(summary))
@@ -210,15 +217,22 @@ def frontier_command(
     plan: Annotated[Path, typer.Option(help="plan file (YAML)", show_default=False)],
     cohort: Annotated[Path, typer.Option(help="cohort: .csv, .parquet or a folder of .parquet", show_default=False)],
     constraint: Annotated[str, typer.Option(help="the limit to vary, by its name in the plan", show_default=False)],
-    low: Annotated[float, typer.Option("--from", help="first limit", show_default=False, callback=options.finite)],
-    high: Annotated[float, typer.Option("--to", help="last limit", show_default=False, callback=options.finite)],
+    low: Annotated[float, typer.Option("--from", help="first limit (a share as 0-1)", show_default=False,
+                                       callback=options.finite)],
+    high: Annotated[float, typer.Option("--to", help="last limit (a share as 0-1)", show_default=False,
+                                        callback=options.finite)],
     steps: Annotated[int, typer.Option(help="points on the grid, 2 or more", min=2)] = 6,
-    gap: Annotated[float, typer.Option(help="target certified gap per point, between 0 and 1",
+    method: Annotated[str, typer.Option(
+        help="auto, lagrangian, exact-highs, exact-scip, exact-cpsat or exact-pulp", callback=_method)] = AUTO,
+    time_limit: Annotated[float, typer.Option(help="seconds per point", callback=options.seconds)] = 300.0,
+    gap: Annotated[float, typer.Option(help="target certified gap per point (lagrangian), between 0 and 1",
                                        callback=options.gap)] = 1e-4,
 ) -> None:
-    """Expected profit, loans and loss against one limit (a budget, a capacity) over a grid: the what-if.
+    """The plan's objective (profit, loans or ROI), with profit, loans and loss, against one limit over a grid.
 
-    Each point is solved with its own certified gap; each warm-starts the next from its prices.
+    The limit is a budget, a capacity, a loss cap, a minimum or maximum count, or a share (`max_share: 0.15`
+    is varied as 0.05 … 0.25). Each point is solved for the plan's objective with its own certified gap; with
+    the Lagrangian each warm-starts the next from its prices.
 
     Example: decide frontier --plan plans/spring_campaign.yaml --cohort out/demo/cohort.parquet
     --constraint total_budget --from 50000 --to 300000 --steps 6
@@ -230,33 +244,47 @@ def frontier_command(
         if constraint not in names:
             raise typer.BadParameter(f"no constraint '{constraint}' in {loaded.path}; constraints: {', '.join(names)}",
                                      param_hint="'--constraint'")
-        # A share is folded into its row's weights (its right-hand side is 0): varying that would vary nothing.
-        shares = {c.name for c in loaded.plan.constraints if c.max_share is not None or c.min_share is not None}
-        if constraint in shares:
-            limits = ", ".join(n for n in names if n not in shares)
-            raise typer.BadParameter(f"'{constraint}' is a share; the frontier varies a max or min limit: {limits}",
-                                     param_hint="'--constraint'")
+        k = names.index(constraint)
+        share = k < len(loaded.plan.constraints) and (loaded.plan.constraints[k].max_share is not None
+                                                      or loaded.plan.constraints[k].min_share is not None)
+        if share and not (0.0 <= low <= 1.0 and 0.0 <= high <= 1.0):
+            raise typer.BadParameter(f"'{constraint}' is a share: give --from and --to between 0 and 1 (0.15 is 15%)",
+                                     param_hint="'--from'/'--to'")
         users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
         model = build_problem(loaded, users, loaded.rules.apply(users))
-        points = frontier(model.problem, names.index(constraint), grid(low, high, steps),
-                          LagrangianOptions(gap=gap))
-    console.print(frontier_table(model, constraint, names.index(constraint), points))
+        with render.console(stderr=True).status(f"solving {steps} points") as status:
+            points = plan_frontier(model, k, grid(low, high, steps), method, time_limit, gap, status.update)
+    console.print(frontier_table(model, constraint, k, points))
+
+
+def _limit_text(limit: float, share: bool) -> str:
+    return f"{limit:.2%}" if share else amount(limit)
 
 
 def frontier_table(model: PlanModel, name: str, k: int, points: list[FrontierPoint]) -> Table:
-    """Profit with its certified gap, loans, loss, contacts and the limit's price at each point."""
+    """The objective with its certified gap, the other totals, contacts and the limit's price at each point."""
+    objective = model.loaded.plan.objective.value
+    share = share_row(model, k) is not None
     table = Table(title=f"{model.loaded.plan.plan}: expected figures against the limit of {name}",
                   title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    # The gap certifies each profit (bound = profit / (1 − gap)); the bound itself would not fit 80 columns.
-    for column in ("limit", "profit", "gap", "loans", "loss", "contacts", "price"):
-        table.add_column(column, justify="right")
+    # The gap certifies each value (bound = value / (1 − gap)); the bound itself would not fit 80 columns.
+    others = {"profit": ("loans", "loss"), "loans": ("profit", "loss"),
+              "roi": ("profit", "spend", "loans", "loss")}[objective]
+    head = "ROI" if objective == "roi" else objective
+    for column in ("limit", head, "gap", *others, "contacts", "price" + ("/pp" if share else "")):
+        # "infeasible" and "no solution" go in the objective's column: never cut them to "infeasib…".
+        table.add_column(column, justify="right", min_width=11 if column == head else None)
     for point in points:
         a = point.allocation
         if a.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
-            table.add_row(f"{point.limit:,.0f}", a.status.value, "", "", "", "", "")
+            table.add_row(_limit_text(point.limit, share), a.status.value, *[""] * (len(others) + 3))
             continue
-        loans = model.problem.objective_of_rows(model.measures.loans, a.action)
-        loss = model.problem.objective_of_rows(model.measures.loss, a.action)
-        table.add_row(f"{point.limit:,.0f}", f"{a.objective:,.0f}", f"{a.gap:.3%}",
-                      f"{loans:,.1f}", f"{loss:,.0f}", f"{int((a.action >= 0).sum()):,}", f"{a.prices[k]:.4g}")
+        figures = headline(model, a)
+        prices = limit_prices(model, a)
+        price = "-" if prices is None else f"{prices[k] / (100 if share else 1):.4g}"
+        totals = {"profit": f"{figures.profit:,.0f}", "spend": f"{figures.spend:,.0f}",
+                  "loans": f"{figures.loans:,.1f}", "loss": f"{figures.loss:,.0f}"}
+        table.add_row(_limit_text(point.limit, share), objective_amount(objective, figures.value),
+                      "unknown" if figures.gap is None else f"{figures.gap:.3%}", *(totals[c] for c in others),
+                      f"{int((a.action >= 0).sum()):,}", price)
     return table

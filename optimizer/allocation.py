@@ -32,6 +32,11 @@ class Allocation:
     # The Lagrangian's dual value, equal to the LP relaxation's optimum (nan for exact methods). `bound` is
     # tighter when the whole MIP was solved to close the gap: its own bound then counts too.
     dual_bound: float = float("nan")
+    prices_note: str = ""  # why `prices` are not real marginal values (e.g. "prices not computed: time limit")
+
+    @property
+    def has_prices(self) -> bool:
+        return not self.prices_note
 
     @property
     def gap(self) -> float:

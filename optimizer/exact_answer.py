@@ -2,7 +2,8 @@
 
 A backend's status string is never trusted alone (PuLP says "Optimal" after a CBC time-out): the plan read back
 from the backend goes through our own feasibility checker, the objective is recomputed on the original float
-problem, and only a proof from the backend plus a passing check makes an answer OPTIMAL.
+problem, and only a proof from the backend plus a passing check makes an answer OPTIMAL. A plan over a limit by
+no more than the backend's own feasibility tolerance is first moved inside it (optimizer/snap.py).
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ import numpy as np
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
+from optimizer.snap import snap_to_limits
+
+# A MIP has no duals; optimizer.solvers.solve adds the LP relaxation's prices when there is time (plan_prices).
+NO_PRICES = "prices not computed: an exact backend gives none"
 
 
 def eligible_pairs(problem: AllocationProblem) -> tuple[IntArray, IntArray]:
@@ -69,6 +74,10 @@ def checked_allocation(problem: AllocationProblem, action: IntArray, *, bound: f
     `proven` is the backend's claim of optimality; the answer is OPTIMAL when that claim holds up, or when the
     certified gap (bound − objective) / |bound| is within `gap_tolerance`.
     """
+    snapped = snap_to_limits(problem, action)
+    if snapped is not None and snapped.moved:
+        # The backend's proof was for limits widened by its tolerance; only the gap can still prove optimality.
+        action, proven, message = snapped.action, False, f"{message}; {snapped.note}"
     violations = check_feasible(problem, action)
     if violations:
         detail = "; ".join(v.message for v in violations[:3])
@@ -81,4 +90,5 @@ def checked_allocation(problem: AllocationProblem, action: IntArray, *, bound: f
     status = SolveStatus.OPTIMAL if proven or gap <= gap_tolerance else SolveStatus.FEASIBLE
     k = problem.constraints
     return Allocation(action, objective, bound, status, method, time.perf_counter() - started,
-                      np.zeros(k) if prices is None else prices, problem.usage_of(action), message=message)
+                      np.zeros(k) if prices is None else prices, problem.usage_of(action), message=message,
+                      prices_note=NO_PRICES if prices is None and k else "")

@@ -1,5 +1,14 @@
 """What a planner reads after a solve: objective, bound, gap, per channel figures, capacity use and prices.
 
+The headline figure is the plan's own objective: expected profit, expected loans, or ROI = profit / spend. For
+ROI the ratio, its bound and its gap are the Dinkelbach solver's certificate (optimizer/ratio_objective.py:
+the allocation's bound is the ratio's bound times the plan's spend). A bound no solver gave is None, shown as
+"unknown", never as inf; prices no method computed are None, with the reason, never zeros.
+
+Prices are per unit of each limit as the plan writes it: per yuan, per minute, per contact; for a share limit
+(linearised as Σ (1[where] − s)·m ≤ 0) per unit of the share s itself, which is the row's price times the
+denominator Σ m·x; for ROI they are marginal ROI, not yuan.
+
 A plan with shifts also gets, per shift, the contacts of each channel scheduled in it and the use of each
 capacity; the per channel figures add up a channel's shift variants.
 """
@@ -12,6 +21,8 @@ from pydantic import BaseModel, ConfigDict
 
 from optimizer.allocation import Allocation
 from optimizer.build_problem import PlanModel
+from optimizer.plan_file import Objective
+from optimizer.problem import FloatArray
 
 NONE = "none"
 
@@ -32,8 +43,8 @@ class ConstraintLine(BaseModel):
     sense: str  # "≤" or "≥"
     used: float
     limit: float
-    price: float  # the marginal value of one more unit of the limit (0 when slack)
-    share: bool = False  # used and limit are shares (0-1) of the measure, not amounts
+    price: float | None  # the marginal value of one more unit of the limit (0 when slack); None: not computed
+    share: bool = False  # used and limit are shares (0-1) of the measure, not amounts; price per unit of share
 
 
 class ShiftChannel(BaseModel):
@@ -47,7 +58,7 @@ class ShiftCapacity(BaseModel):
     resource: str
     used: float
     limit: float
-    price: float  # the marginal value of one more unit of the resource in this shift
+    price: float | None  # the marginal value of one more unit of the resource in this shift
 
 
 class ShiftLine(BaseModel):
@@ -59,19 +70,32 @@ class ShiftLine(BaseModel):
     capacity: list[ShiftCapacity]
 
 
+class Headline(BaseModel):
+    """The plan's objective with its certificate, and the expected totals a planner weighs it against."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    objective: str  # "profit", "loans" or "roi": what `value`, `bound` and `gap` measure
+    value: float  # yuan of expected profit, expected loans, or the ratio profit / spend
+    bound: float | None  # an upper bound on the best value any plan has; None when no solver gave one
+    gap: float | None  # (bound − value) / |bound|; None when the bound is unknown
+    profit: float
+    spend: float
+    loans: float
+    loss: float
+
+
 class PlanSummary(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     plan: str
     users: int
     status: str
     method: str
-    objective: float
-    bound: float
-    gap: float
+    headline: Headline
     seconds: float
     channels: list[ChannelLine]
     constraints: list[ConstraintLine]
     unknown_terms: int
+    prices_note: str = ""  # why there are no prices ("prices not computed: time limit"); "" when there are
     shifts: list[ShiftLine] = []
 
 
@@ -109,6 +133,33 @@ def allocation_frame(model: PlanModel, allocation: Allocation) -> pl.DataFrame:
     })
 
 
+def limit_prices(model: PlanModel, allocation: Allocation) -> FloatArray | None:
+    """(K,) the price of one more unit of each limit as the plan writes it (module docstring); None when the
+    method computed no prices."""
+    problem = model.problem
+    if not allocation.has_prices or allocation.prices.size != problem.constraints:
+        return None
+    prices: FloatArray = allocation.prices.astype(np.float64)
+    for parts in model.shares:  # d(row)/ds = −Σ den·x: one more unit of share frees that much of the row
+        prices[parts.constraint] *= problem.objective_of_rows(parts.denominator, allocation.action)
+    return prices
+
+
+def headline(model: PlanModel, allocation: Allocation) -> Headline:
+    """The objective's name, value, bound and gap, and the plan's profit, spend, loans and loss."""
+    problem, m, action = model.problem, model.measures, allocation.action
+    profit, spend = problem.objective_of_rows(m.profit, action), problem.objective_of_rows(m.spend, action)
+    objective = model.loaded.plan.objective
+    known = bool(np.isfinite(allocation.bound))
+    value, bound = allocation.objective, allocation.bound
+    if objective is Objective.ROI:  # the allocation's bound is the ratio's bound × the plan's spend
+        value, bound = (profit / spend, allocation.bound / spend) if spend > 0 else (float("nan"), float("inf"))
+        known = known and spend > 0
+    return Headline(objective=objective.value, value=value, bound=bound if known else None,
+                    gap=allocation.gap if known else None, profit=profit, spend=spend,
+                    loans=problem.objective_of_rows(m.loans, action), loss=problem.objective_of_rows(m.loss, action))
+
+
 def summarize_plan(model: PlanModel, allocation: Allocation, frame: pl.DataFrame) -> PlanSummary:
     by_channel = (
         frame.filter(pl.col("channel") != NONE)
@@ -119,11 +170,11 @@ def summarize_plan(model: PlanModel, allocation: Allocation, frame: pl.DataFrame
     )
     problem = model.problem
     usage = problem.usage_of(allocation.action)
-    prices = allocation.prices if allocation.prices.size == problem.constraints else np.zeros(problem.constraints)
+    prices = limit_prices(model, allocation)
     lines = [ConstraintLine(name=name, sense="≤" if sense < 0 else "≥", used=float(u), limit=float(b),
-                            price=float(price))
-             for name, sense, u, b, price in zip(problem.constraint_names, problem.sense, usage, problem.rhs, prices,
-                                                 strict=True)]
+                            price=None if prices is None else float(prices[k]))
+             for k, (name, sense, u, b) in enumerate(zip(problem.constraint_names, problem.sense, usage, problem.rhs,
+                                                        strict=True))]
     for parts in model.shares:
         top, bottom = problem.objective_of_rows(parts.numerator, allocation.action), problem.objective_of_rows(
             parts.denominator, allocation.action)
@@ -135,14 +186,13 @@ def summarize_plan(model: PlanModel, allocation: Allocation, frame: pl.DataFrame
         users=problem.users,
         status=allocation.status.value,
         method=allocation.method,
-        objective=allocation.objective,
-        bound=allocation.bound,
-        gap=allocation.gap,
+        headline=headline(model, allocation),
         seconds=allocation.seconds,
         channels=[ChannelLine(channel=str(c), contacts=int(n), spend=float(s), responses=float(r), loans=float(ln),
                               profit=float(p)) for c, n, s, r, ln, p in by_channel.iter_rows()],
         constraints=lines,
         unknown_terms=model.unknown_terms,
+        prices_note=allocation.prices_note,
         shifts=_shift_lines(model, frame, lines),
     )
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 import highspy
 import numpy as np
 
-from optimizer.allocation import Allocation, SolveStatus
-from optimizer.feasibility import check_feasible
+from optimizer.allocation import Allocation
+from optimizer.exact_answer import checked_allocation, infeasible, no_solution, nothing_to_choose, plan_from_columns
 from optimizer.highs_instance import new_highs
-from optimizer.problem import AllocationProblem, FloatArray, IntArray
+from optimizer.problem import AllocationProblem, IntArray
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,38 +86,26 @@ class HighsExactSolver:
 
     def solve(self, problem: AllocationProblem) -> Allocation:
         started = time.perf_counter()
-        k = problem.constraints
         if not problem.eligible.any():  # HiGHS calls a model without columns "empty": doing nothing is the plan
-            nothing = np.full(problem.users, -1, dtype=np.int32)
-            feasible = not check_feasible(problem, nothing)
-            return Allocation(nothing, 0.0 if feasible else float("-inf"), 0.0 if feasible else float("-inf"),
-                              SolveStatus.OPTIMAL if feasible else SolveStatus.INFEASIBLE, self.name,
-                              time.perf_counter() - started, np.zeros(k), problem.usage_of(nothing))
+            return nothing_to_choose(problem, self.name, started)
         model = build_highs_model(problem, integer=True)
         solver = _solver(self.time_limit, self.mip_gap)
         solver.passModel(model.lp)
         solver.run()
         status = solver.getModelStatus()
-        seconds = time.perf_counter() - started
         if status == highspy.HighsModelStatus.kInfeasible:
-            return Allocation(np.full(problem.users, -1, dtype=np.int32), float("-inf"), float("-inf"),
-                              SolveStatus.INFEASIBLE, self.name, seconds, np.zeros(k), np.zeros(k))
-        info = solver.getInfo()
-        columns = np.asarray(solver.getSolution().col_value)
-        action = np.full(problem.users, -1, dtype=np.int32)
-        if columns.size == model.users.size and columns.size:
-            on = columns > 0.5
-            action[model.users[on]] = model.actions[on]
+            return infeasible(problem, self.name, started, str(status))
+        solution = solver.getSolution()
+        columns = np.asarray(solution.col_value)
+        bound = float(solver.getInfo().mip_dual_bound)
+        bound = bound if np.isfinite(bound) else float("inf")
+        if not solution.value_valid or columns.size != model.users.size:
+            return no_solution(problem, self.name, started, str(status), bound)
+        action = plan_from_columns(problem, model.users, model.actions, columns)
         # Never trust a status string alone: our checker decides whether this plan is usable.
-        if columns.size != model.users.size or check_feasible(problem, action):
-            return Allocation(action, float("-inf"), float(info.mip_dual_bound), SolveStatus.NO_SOLUTION,
-                              self.name, seconds, np.zeros(k), np.zeros(k), message=str(status))
-        objective = problem.objective_of(action)
-        bound = float(info.mip_dual_bound) if np.isfinite(info.mip_dual_bound) else float("inf")
-        bound = max(bound, objective)
-        optimal = status == highspy.HighsModelStatus.kOptimal
-        return Allocation(action, objective, bound, SolveStatus.OPTIMAL if optimal else SolveStatus.FEASIBLE,
-                          self.name, seconds, np.zeros(k), problem.usage_of(action), message=str(status))
+        return checked_allocation(problem, action, bound=bound,
+                                  proven=status == highspy.HighsModelStatus.kOptimal, gap_tolerance=self.mip_gap,
+                                  method=self.name, started=started, message=str(status))
 
 
 def lp_relaxation_bound(problem: AllocationProblem, time_limit: float = 600.0, ipm: bool = True) -> float:
@@ -131,21 +119,3 @@ def lp_relaxation_bound(problem: AllocationProblem, time_limit: float = 600.0, i
     if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
         raise RuntimeError(f"LP relaxation not solved: {solver.getModelStatus()}")
     return float(solver.getInfo().objective_function_value)
-
-
-def lp_prices(problem: AllocationProblem, time_limit: float = 60.0) -> FloatArray:
-    """(K,) ≥ 0 prices for an exact plan: the LP relaxation's duals of the coupling rows, in ≤-form.
-
-    A MIP has no dual prices of its own; the LP's are the marginal values the Lagrangian reports too (its dual
-    is this LP's), so every method's summary reads the same way. Zero where HiGHS does not solve the LP."""
-    k = problem.constraints
-    if k == 0 or not problem.eligible.any():
-        return np.zeros(k)
-    model = build_highs_model(problem, integer=False)
-    solver = _solver(time_limit, 0.0)
-    solver.passModel(model.lp)
-    solver.run()
-    if solver.getModelStatus() != highspy.HighsModelStatus.kOptimal:
-        return np.zeros(k)
-    duals = np.asarray(solver.getSolution().row_dual)
-    return np.abs(duals[problem.users:problem.users + k]) if duals.size == problem.users + k else np.zeros(k)

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
+
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.problem import AllocationProblem
 from optimizer.solver_protocol import Solver, SolverUnavailable
@@ -151,17 +153,30 @@ def solve(problem: AllocationProblem, method: str = AUTO, time_limit: float = DE
 
 
 def _run(problem: AllocationProblem, info: SolverInfo, time_limit: float, watchdog: bool) -> Allocation:
+    started = time.perf_counter()
     if not (info.exact and watchdog):
         result = info.make(time_limit).solve(problem)
     else:
         from optimizer.watchdog import Watchdog
 
         result = Watchdog(info.make(own_time_limit(time_limit)), deadline=time_limit).solve(problem)
-    if info.exact and problem.constraints and result.objective > float("-inf") and not result.prices.any():
-        from optimizer.solve_exact_highs import lp_prices
-
-        result = dataclasses.replace(result, prices=lp_prices(problem, time_limit=max(1.0, 0.1 * time_limit)))
+    if info.exact and result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE) and not result.has_prices:
+        result = with_dual_prices(problem, result, time_limit - (time.perf_counter() - started))
     return result
+
+
+def with_dual_prices(problem: AllocationProblem, result: Allocation, seconds: float) -> Allocation:
+    """An exact plan with the LP prices found in `seconds` (optimizer/plan_prices.py), or a note that there was
+    no time for them; the dual value at the prices also bounds the optimum, which tightens (or, after a CBC
+    time-out without a printed bound, gives) the plan's bound."""
+    from optimizer.plan_prices import dual_prices
+
+    started = time.perf_counter()
+    found = dual_prices(problem, seconds, plan_value=result.objective)
+    bound = max(min(result.bound, found.bound), result.objective)
+    prices = found.prices if found.prices is not None else np.zeros(problem.constraints)
+    return dataclasses.replace(result, prices=prices, prices_note=found.note, bound=bound,
+                               seconds=result.seconds + time.perf_counter() - started)
 
 
 def _with_message(result: Allocation, message: str) -> Allocation:

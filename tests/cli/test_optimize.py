@@ -108,7 +108,8 @@ def test_infeasible_plan_exits_2_and_writes_nothing(runner: CliRunner, cohort: P
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "plan.yaml:91:5: infeasible: prime_telesales: the minimum 3,000,000 cannot be reached" in result.stderr
+    assert ("plan.yaml:91:5: infeasible: prime_telesales (at least 3,000,000 contacts of telesales where tier == "
+            "'prime') cannot be reached: every eligible user together gives at most 248 contacts") in result.stderr
     assert "[constraints-conflict]" in result.stderr and "no plan was written" in result.stderr
     assert result.stdout == ""
     assert not out.exists()
@@ -119,8 +120,8 @@ def test_conflicting_pair_names_both_constraints_and_amounts(runner: CliRunner, 
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
-    assert "infeasible: prime_telesales = 40 needs at least 240 of agent_minutes, but agent_minutes is limited to 100" \
-        in result.output
+    assert ("plan.yaml:91:5: infeasible: prime_telesales (at least 40 contacts of telesales where tier == 'prime') "
+            f"needs at least 240 agent_minutes, but agent_minutes ({plan}:70:5) allows at most 100") in result.output
     assert not out.exists()
 
 
@@ -236,8 +237,8 @@ def test_optimize_option_errors_name_the_option(runner: CliRunner, cohort: Path,
         pytest.param(["--to", "nan"], "--to", "expected a finite number, got nan", id="nan-to"),
         pytest.param(["--gap", "1.5"], "--gap", "strictly between 0 and 1", id="gap"),
         pytest.param(["--constraint", "total_budgt"], "--constraint", "no constraint 'total_budgt' in", id="unknown"),
-        pytest.param(["--constraint", "watch_share", "--from", "0", "--to", "0.3"], "--constraint",
-                     "'watch_share' is a share; the frontier varies a max or min limit: total_budget,", id="share"),
+        pytest.param(["--constraint", "watch_share", "--from", "5", "--to", "15"], "--from'/'--to",
+                     "'watch_share' is a share: give --from and --to between 0 and 1", id="share-as-percent"),
     ],
 )
 def test_frontier_option_errors_name_the_option(runner: CliRunner, cohort: Path, plan: Path, args: list[str],

@@ -8,6 +8,8 @@ import pytest
 from optimizer.allocation import SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem
+from optimizer.solve_exact_highs import HighsExactSolver, lp_relaxation_bound
+from optimizer.solve_lagrangian import solve_lagrangian
 from tests.optimizer.test_lagrangian_bound import marketing_problem
 
 
@@ -24,9 +26,49 @@ def test_a_cbc_time_out_is_not_reported_optimal() -> None:
     assert pulp.LpStatus[prob.status] == "Optimal"  # the lesson from solver-notes, still true of this PuLP
     result = PulpCbcSolver(time_limit=0.5, mip_gap=1e-9).solve(problem)
     assert result.status in (SolveStatus.FEASIBLE, SolveStatus.NO_SOLUTION)
-    assert result.bound == float("inf")  # PuLP reads no bound back from CBC
+    # PuLP reads no bound back from CBC; ours comes from CBC's log, and it is a bound on the true optimum.
+    good_plan = solve_lagrangian(problem)  # worth at most the optimum, so at most any valid bound
+    assert np.isfinite(result.bound)
+    assert result.bound >= good_plan.objective
+    assert result.bound <= lp_relaxation_bound(problem) * (1 + 1e-6)
     if result.status is SolveStatus.FEASIBLE:
         assert check_feasible(problem, result.action) == []
+        assert np.isfinite(result.gap)
+
+
+@pytest.mark.parametrize(("log", "bound"), [
+    pytest.param("Result - Stopped on time limit\n\nObjective value:  47027.73326718\nUpper bound:  47052.390\n",
+                 47052.3905, id="result-block"),
+    pytest.param("Cbc0010I After 600 nodes, 304 on tree, -47027.733 best solution, best possible -47052.39 (8.77 s)\n"
+                 "Cbc0005I Partial search - best objective -47027.733 (best possible -47052.38), took 4967 "
+                 "iterations\n", 47052.385, id="progress-lines-negated"),
+    pytest.param("Cbc0010I After 0 nodes, 1 on tree, 1e+50 best solution, best possible -1e+50 (0.1 s)\n",
+                 float("inf"), id="no-bound-yet"),
+    pytest.param("", float("inf"), id="no-log"),
+])
+def test_cbc_bound_read_from_its_log_never_below_what_it_printed(log: str, bound: float) -> None:
+    pytest.importorskip("pulp", reason="PuLP not installed")
+    from optimizer.solve_exact_pulp import bound_from_log
+
+    assert bound_from_log(log) == pytest.approx(bound, rel=1e-12)
+
+
+def test_a_time_out_without_any_bound_gets_the_dual_bound_and_says_prices_are_missing() -> None:
+    """A FEASIBLE exact answer with no bound is bounded by the dual at its prices; with no time left for the
+    prices, the answer says so instead of reporting zeros."""
+    from optimizer.allocation import Allocation
+    from optimizer.solvers import with_dual_prices
+
+    problem = marketing_problem(1000, seed=5)
+    exact = HighsExactSolver(time_limit=60).solve(problem)
+    unbounded = Allocation(exact.action, exact.objective, float("inf"), SolveStatus.FEASIBLE, "exact-pulp", 1.0,
+                           np.zeros(problem.constraints), exact.usage, prices_note="prices not computed")
+    priced = with_dual_prices(problem, unbounded, seconds=30.0)
+    assert priced.has_prices and priced.prices.any()
+    assert exact.objective <= priced.bound <= lp_relaxation_bound(problem) * (1 + 1e-6)
+    late = with_dual_prices(problem, unbounded, seconds=0.0)
+    assert not late.has_prices and late.prices_note == "prices not computed: time limit"
+    assert late.bound == float("inf") and late.gap == float("inf")
 
 
 @pytest.mark.parametrize(("values", "exponent", "exact"), [
