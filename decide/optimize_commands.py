@@ -163,7 +163,7 @@ def optimize(
     """Allocate channel budget and call-centre capacity across users to maximise expected profit.
 
     Applies the plan's rules to the cohort (eligibility, tiers, tags), builds the integer program, solves it
-    (exactly up to 20,000 users, by Lagrangian decomposition with a certified gap beyond), checks the plan
+    (exactly up to 5,000 users, by Lagrangian decomposition with a certified gap beyond), checks the plan
     with an independent feasibility checker, and writes one row per user.
 
     Example: decide optimize --plan plans/spring_campaign.yaml --cohort out/demo/cohort.parquet --out allocation.parquet

@@ -6,7 +6,8 @@ a missing backend raises SolverUnavailable then (pulp's solver probe at import t
 `auto` sends a problem to the exact MIP (HiGHS, under the watchdog) when it has at most EXACT_MAX_USERS users
 and the time limit leaves room for it, and to the Lagrangian solver otherwise, or when the exact run is
 stopped without a plan. The numbers come from solver-notes (HiGHS MIP: 1.0 s at 1,000 users, 15.5 s at 10,000,
-no plan in 398 s at 100,000; the Lagrangian: 0.22 s at 10,000 users with a certified gap of 5e-5).
+no plan in 398 s at 100,000; the Lagrangian: 0.22 s at 10,000 users with a certified gap of 5e-5; the spring
+plan's 8 constraints at 20,000 users: HiGHS 41 s, the Lagrangian about 1 s to 1e-5).
 """
 
 from __future__ import annotations
@@ -26,7 +27,10 @@ from optimizer.solver_protocol import Solver, SolverUnavailable
 
 AUTO = "auto"
 DEFAULT_TIME_LIMIT = 300.0
-EXACT_MAX_USERS = 20_000
+# HiGHS proves the optimum at a few thousand users in seconds; beyond, the Lagrangian reaches 1e-4 in 1-2 s
+# where the MIP took 41 s (the 8-constraint spring plan at 20,000 users), and it closes its own gap with the
+# whole MIP when a small problem needs it.
+EXACT_MAX_USERS = 5_000
 EXACT_SECONDS_PER_USER = 2e-3  # HiGHS took 1.55 ms per user at 10,000 users; rounded up
 EXACT_SHARE = 0.75  # of the time limit, the watchdog's deadline for the exact run; the rest is for the fallback
 
