@@ -24,6 +24,7 @@ from optimizer.core_polish import Polished, polish
 from optimizer.dual_master import CuttingPlaneModel, MasterFailure
 from optimizer.dual_pass import DualOracle, PassResult
 from optimizer.feasibility import check_feasible
+from optimizer.plan_prices import typical_prices
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.repair import fill, repair
 from optimizer.user_chunks import ChunkRunner
@@ -49,20 +50,6 @@ class LagrangianOptions:
     # nearest a switch, rounded (doubling, with the polish, until the gap, the time limit or every user)
     fill_rounds: int = 0  # greedy upgrades into leftover slack before the polish (3 when there is no polish);
     # measured at 10⁵ and 10⁶ users, the polish alone does as well or better, and fill costs a pass per round
-
-
-def _price_scale(problem: AllocationProblem, limit: int = 1_000_000) -> FloatArray:
-    """A typical price per constraint (value per unit of weight), to size the trust region: a median over the
-    first `limit` users' eligible (user, action) pairs."""
-    head = problem if problem.users <= limit else problem.subset(np.arange(limit))
-    scale = np.ones(problem.constraints)
-    positive = head.eligible & (head.value > 0)
-    for k in range(problem.constraints):
-        w = np.abs(head.weight[k])
-        mask = positive & (w > 0)
-        if mask.any():
-            scale[k] = float(np.median(head.value[mask] / w[mask]))
-    return np.maximum(scale, 1e-9)
 
 
 class _DualSearch:
@@ -151,7 +138,7 @@ class LagrangianSolver:
             return Allocation(result.action, problem.objective_of(result.action), result.dual_value,
                               SolveStatus.OPTIMAL, self.name, time.perf_counter() - started, np.zeros(0),
                               result.usage, 1)
-        scale = _price_scale(problem)
+        scale = typical_prices(problem, limit=1_000_000)
         if start is None:
             search = self._sample_start(problem, scale)
         else:  # a warm start is near: begin with a smaller box
