@@ -10,7 +10,7 @@ solved as a ratio (optimizer/ratio_objective.py), never as a weighted sum.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from typing import Protocol
 
 import numpy as np
 
@@ -25,7 +25,13 @@ from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver, Prog
 from optimizer.solvers import AUTO, EXACT_MAX_USERS
 
 QUICK_SECONDS = 5.0  # for the plan whose ratio starts Dinkelbach's iterations
-WarmSolve = Callable[[AllocationProblem, FloatArray | None], Allocation]  # a problem and start prices (or None)
+
+
+class WarmSolve(Protocol):
+    """Solves a problem from start prices (or None); `scale`, when above |bound|, is what the gap is relative to
+    (Dinkelbach's steps have optima near 0: their gap is measured against the profit)."""
+
+    def __call__(self, problem: AllocationProblem, start: FloatArray | None, scale: float = 0.0) -> Allocation: ...
 
 
 def uses_lagrangian(problem: AllocationProblem, method: str) -> bool:
@@ -50,17 +56,18 @@ def warm_solver(problem: AllocationProblem, method: str, time_limit: float, gap:
         return deadline - time.perf_counter()
 
     if uses_lagrangian(problem, method):
-        def lagrangian(p: AllocationProblem, start: FloatArray | None) -> Allocation:
-            options = LagrangianOptions(gap=gap, time_limit=max(left(), 0.0))
-            return LagrangianSolver(options, report).solve(p, start)
+        def lagrangian(problem: AllocationProblem, start: FloatArray | None, scale: float = 0.0) -> Allocation:
+            options = LagrangianOptions(gap=gap, time_limit=max(left(), 0.0), gap_scale=scale)
+            return LagrangianSolver(options, report).solve(problem, start)
 
         return lagrangian
     name = solvers.auto_method(problem, time_limit) if method == AUTO else method
     report(f"solving exactly with {name} ({problem.users:,} users, at most {time_limit:,.0f} s)")
 
-    def exact(p: AllocationProblem, _start: FloatArray | None) -> Allocation:
+    def exact(problem: AllocationProblem, start: FloatArray | None, scale: float = 0.0) -> Allocation:
+        del start, scale  # an exact method neither starts from prices nor stops short of its proof
         remaining = left()
-        return out_of_time(p, name) if remaining <= 0 else solvers.solve(p, method, remaining)
+        return out_of_time(problem, name) if remaining <= 0 else solvers.solve(problem, method, remaining)
 
     return exact
 
@@ -73,8 +80,9 @@ def solve_objective(model: PlanModel, problem: AllocationProblem, solve: WarmSol
     if model.loaded.plan.objective is Objective.ROI:
         # No warm start from prices: each Dinkelbach step has other values, and an ROI answer's prices are
         # marginal ROI, not the prices of any one step. A quick Lagrangian plan gives the first ratio instead.
-        first = LagrangianSolver(LagrangianOptions(gap=1e-3, time_limit=quick_seconds)).solve(problem)
-        return solve_ratio(problem, model.measures.spend, lambda p: solve(p, None), start=first).allocation
+        first = LagrangianSolver(LagrangianOptions(gap=1e-2, time_limit=quick_seconds)).solve(problem)
+        return solve_ratio(problem, model.measures.spend, lambda p, scale: solve(p, None, scale),
+                           start=first).allocation
     return solve(problem, start)
 
 

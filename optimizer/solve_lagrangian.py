@@ -35,7 +35,10 @@ SAMPLE_SEED = 20261125  # the sample only chooses where the search starts: fixed
 
 @dataclass(frozen=True, slots=True)
 class LagrangianOptions:
-    gap: float = 1e-4  # stop when (bound − best plan) / |bound| is below this
+    gap: float = 1e-4  # stop when (bound − best plan) / max(|bound|, gap_scale) is below this
+    gap_scale: float = 0.0  # the least magnitude the gap is relative to: for a problem whose optimum is near 0,
+    # as Dinkelbach's steps are (max profit − q·spend at q near the best ROI), the caller names the value that
+    # matters (the profit); relative to a bound near 0, no plan short of the exact optimum would do
     max_passes: int = 200
     time_limit: float = 600.0
     serious_fraction: float = 0.1  # a step is "serious" when it achieves this share of the predicted decrease
@@ -93,9 +96,10 @@ class _DualSearch:
             self.radius = max(self.radius * 0.5, 1e-9)
         return True
 
-    def settled(self, tolerance: float) -> bool:
-        """The model's minimum lies inside the box and predicts less than `tolerance` (relative) to gain."""
-        return not self.on_edge and self.decrease <= tolerance * abs(self.bound)
+    def settled(self, tolerance: float, floor: float = 0.0) -> bool:
+        """The model's minimum lies inside the box and predicts less than `tolerance` of max(|bound|, floor)
+        to gain."""
+        return not self.on_edge and self.decrease <= tolerance * max(abs(self.bound), floor)
 
 
 class LagrangianSolver:
@@ -122,7 +126,7 @@ class LagrangianSolver:
         inner = self._sample_start(problem.subset(chosen, problem.rhs * (chosen.size / n)), scale)
         for step in range(1, opts.max_passes + 1):
             self.progress(f"prices from a sample of {chosen.size:,} users: pass {step}, bound {inner.bound:,.0f}")
-            if not inner.step() or inner.settled(opts.gap * 0.01):
+            if not inner.step() or inner.settled(opts.gap * 0.01, opts.gap_scale):
                 break
         width = np.abs(inner.center) / np.sqrt(chosen.size) + 5e-4 * scale
         return _DualSearch(oracle, width, inner.center, 1.0, opts.serious_fraction)
@@ -162,26 +166,29 @@ class LagrangianSolver:
                                   oracle.passes, "the dual is unbounded: no plan satisfies every constraint")
             bound = search.bound
             self.progress(f"pass {oracle.passes} over {problem.users:,} users: bound {bound:,.0f}, " + (
-                f"best plan {best_value:,.0f}, gap {(bound - best_value) / max(abs(bound), 1e-12):.4%}"
+                f"best plan {best_value:,.0f}, gap {(bound - best_value) / self._scale(bound):.4%}"
                 if best_plan is not None else "no plan yet"))
             # A plan costs a repair, a fill and a polish: build one only once the dual has settled and the bound
             # has moved by half the last gap since the last attempt.
-            if (search.settled(opts.gap * 0.25) and bound <= next_attempt) or iteration % opts.primal_every == 0:
+            settled = search.settled(opts.gap * 0.25, opts.gap_scale)
+            if (settled and bound <= next_attempt) or iteration % opts.primal_every == 0:
                 plan = self._primal(problem, search.at_center, search.center, bound, deadline)
                 if plan is not None:
                     value = problem.objective_of(plan)
                     if value > best_value:
                         best_plan, best_value, best_prices = plan, value, search.center.copy()
-                last_gap = (bound - best_value) / max(abs(bound), 1e-12)
-                next_attempt = bound - 0.5 * max(last_gap if np.isfinite(last_gap) else 0.0, opts.gap) * abs(bound)
-            gap = (bound - best_value) / max(abs(bound), 1e-12)
+                magnitude = self._scale(bound)
+                last_gap = (bound - best_value) / magnitude
+                next_attempt = bound - 0.5 * max(last_gap if np.isfinite(last_gap) else 0.0, opts.gap) * magnitude
+            gap = (bound - best_value) / self._scale(bound)
             if gap <= opts.gap or time.perf_counter() - started > opts.time_limit:
                 break
             # The dual has converged: what is left is the plan's distance from the bound. Wider cores, by LP
             # rounding and by exact polish, until the gap or the time limit (measured: on the demo's plan at a
             # frontier point's prices, a 600-user core left 1.7e-4; with objective loans, 6,000 tied users
             # needed the LP; at 3,000 users on the shift plan only the whole MIP reaches the optimum).
-            converged = search.settled(opts.gap * 0.01) or search.decrease <= 1e-10 * max(abs(bound), 1.0)
+            converged = (search.settled(opts.gap * 0.01, opts.gap_scale)
+                         or search.decrease <= 1e-10 * max(abs(bound), opts.gap_scale, 1.0))
             if converged and best_plan is not None:
                 best_plan, best_value, mip_bound = self._improve(problem, best_plan, best_value, search.center,
                                                                  bound, deadline)
@@ -205,7 +212,7 @@ class LagrangianSolver:
             dual_bound = min(dual_bound, oracle.exact_value(search.center))
             bound = min(bound, dual_bound)
             seconds = time.perf_counter() - started
-        gap = (bound - best_value) / max(abs(bound), 1e-12)
+        gap = (bound - best_value) / self._scale(bound)
         status = SolveStatus.OPTIMAL if gap <= 1e-9 else SolveStatus.FEASIBLE
         return Allocation(best_plan, best_value, bound, status, self.name, seconds, best_prices,
                           problem.usage_of(best_plan), oracle.passes, dual_bound=dual_bound)
@@ -218,7 +225,7 @@ class LagrangianSolver:
         opts = self.options
         n = problem.users
         base = self._polish_size(problem)
-        target = opts.gap * abs(bound)
+        target = opts.gap * self._scale(bound)
         mip_bound = float("inf")
         width = 1
         while bound - value > target and opts.polish_users > 0:
@@ -227,7 +234,7 @@ class LagrangianSolver:
             left = deadline - time.perf_counter()
             if left <= 0:
                 break
-            self.progress(f"closing the gap ({(bound - value) / max(abs(bound), 1e-12):.4%}): the LP over "
+            self.progress(f"closing the gap ({(bound - value) / self._scale(bound):.4%}): the LP over "
                           f"{lp_users:,} users nearest a switch, then {core:,} users exactly")
             candidate = lp_round(problem, plan, prices, lp_users, left, self.runner)
             result = self._polish(problem, candidate, prices, bound, core, deadline)
@@ -254,6 +261,10 @@ class LagrangianSolver:
             plan = self._polish(problem, plan, prices, bound, users, deadline).plan
         return None if check_feasible(problem, plan) else plan
 
+    def _scale(self, bound: float) -> float:
+        """What a gap is relative to: |bound|, or the caller's gap_scale when that is larger."""
+        return max(abs(bound), self.options.gap_scale, 1e-12)
+
     def _polish_size(self, problem: AllocationProblem) -> int:
         return int(max(self.options.polish_users, self.options.polish_share * problem.users))
 
@@ -265,9 +276,10 @@ class LagrangianSolver:
         seconds = opts.polish_seconds * users / opts.polish_users
         left = deadline - time.perf_counter()
         if users == problem.users:  # the whole MIP: its own bound certifies the gap asked for, nothing more
-            return polish(problem, plan, prices, users, left, 0.5 * opts.gap * abs(bound), self.runner)
+            return polish(problem, plan, prices, users, left, 0.5 * opts.gap * self._scale(bound), self.runner)
         # Aim well below the gap asked for: the core is small, and every yuan found here is the planner's.
-        return polish(problem, plan, prices, users, min(seconds, left), 0.01 * opts.gap * abs(bound), self.runner)
+        target = 0.01 * opts.gap * self._scale(bound)
+        return polish(problem, plan, prices, users, min(seconds, left), target, self.runner)
 
 
 def solve_lagrangian(problem: AllocationProblem, options: LagrangianOptions | None = None,

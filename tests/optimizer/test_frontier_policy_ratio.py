@@ -57,7 +57,7 @@ def test_roi_equals_brute_force_ratio() -> None:
         if check_feasible(problem, action) or (action < 0).all():
             continue
         best = max(best, problem.objective_of(action) / problem.objective_of_rows(spend, action))
-    result = solve_ratio(problem, spend, HighsExactSolver(time_limit=30).solve)
+    result = solve_ratio(problem, spend, lambda p, _scale: HighsExactSolver(time_limit=30).solve(p))
     assert result.ratio == pytest.approx(best, rel=1e-9)
     assert check_feasible(problem, result.allocation.action) == []
     # The certificate is in ratio terms: a bound on the best ratio, and the allocation's gap is the ratio's.
@@ -77,7 +77,8 @@ def test_roi_bound_is_a_bound_when_the_steps_stop_early() -> None:
     best = max(problem.objective_of(np.asarray(plan)) / problem.objective_of_rows(spend, np.asarray(plan))
                for plan in itertools.product(*[[-1, 0, 1]] * n)
                if not check_feasible(problem, np.asarray(plan)) and not (np.asarray(plan) < 0).all())
-    early = solve_ratio(problem, spend, HighsExactSolver(time_limit=30).solve, max_iterations=1)
+    early = solve_ratio(problem, spend, lambda p, _scale: HighsExactSolver(time_limit=30).solve(p),
+                        max_iterations=1)
     assert early.ratio <= best <= early.bound
     assert np.isfinite(early.bound)
 
