@@ -10,39 +10,18 @@ import pytest
 from typer.testing import CliRunner
 
 from decide.cli import app
-from decide.example_data import write_cohort
 from engine import Cohort
 from optimizer.build_problem import build_problem, load_plan
 from optimizer.feasibility import check_feasible
 from optimizer.solve_exact_highs import HighsExactSolver
 from optimizer.solve_lagrangian import solve_lagrangian
 from tests.cli.test_commands import plain
-
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_PLAN = ROOT / "plans" / "spring_campaign.yaml"
-
-
-def _write_plan(folder: Path, old: str = "", new: str = "") -> Path:
-    """The shipped plan, its limits sized for 200,000 users, with the minimum scaled to a 3,000-user cohort."""
-    text = SHIPPED_PLAN.read_text(encoding="utf-8").replace(
-        "rules: ../rulesets/marketing.yaml", f"rules: {ROOT / 'rulesets' / 'marketing.yaml'}").replace(
-        "    min: 3000", "    min: 40")
-    assert old in text
-    path = folder / "plan.yaml"
-    path.write_text(text.replace(old, new), encoding="utf-8")
-    return path
+from tests.plans import write_plan
 
 
 @pytest.fixture(scope="module")
 def plan(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _write_plan(tmp_path_factory.mktemp("plan"))
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cohort") / "cohort.parquet"
-    write_cohort(path, 3_000, seed=5)
-    return path
+    return write_plan(tmp_path_factory.mktemp("plan"))
 
 
 @pytest.fixture
@@ -94,7 +73,7 @@ def test_plan_model_exact_and_lagrangian_agree(cohort: Path, plan: Path) -> None
 )
 def test_plan_mistakes_exit_2_with_position(runner: CliRunner, cohort: Path, tmp_path: Path, old: str, new: str,
                                             message: str) -> None:
-    plan = _write_plan(tmp_path, old, new)
+    plan = write_plan(tmp_path, (old, new))
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
@@ -104,7 +83,7 @@ def test_plan_mistakes_exit_2_with_position(runner: CliRunner, cohort: Path, tmp
 
 
 def test_infeasible_plan_exits_2_and_writes_nothing(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path, "    min: 40", "    min: 3000000")
+    plan = write_plan(tmp_path, ("    min: 40", "    min: 3000000"))
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
@@ -116,7 +95,7 @@ def test_infeasible_plan_exits_2_and_writes_nothing(runner: CliRunner, cohort: P
 
 
 def test_conflicting_pair_names_both_constraints_and_amounts(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path, "    max: 63000", "    max: 100")
+    plan = write_plan(tmp_path, ("    max: 63000", "    max: 100"))
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output
@@ -170,7 +149,7 @@ def test_methods_from_the_registry(runner: CliRunner, cohort: Path, plan: Path, 
 )
 def test_plan_numbers_exit_2_on_stderr_without_a_traceback(runner: CliRunner, cohort: Path, tmp_path: Path, old: str,
                                                           new: str, message: str) -> None:
-    plan = _write_plan(tmp_path, old, new)
+    plan = write_plan(tmp_path, (old, new))
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 2, result.output

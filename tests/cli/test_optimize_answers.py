@@ -17,32 +17,9 @@ from typer.testing import CliRunner
 from decide.cli import app
 from decide.example_data import write_cohort
 from decide.optimize_commands import headline_text, print_summary
-from engine import Cohort
-from optimizer.build_problem import PlanModel, build_problem, load_plan
 from optimizer.plan_summary import Headline, allocation_frame, summarize_plan
 from optimizer.solvers import solve
-
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_PLAN = ROOT / "plans" / "spring_campaign.yaml"
-
-
-def _write_plan(folder: Path, *replacements: tuple[str, str], name: str = "plan.yaml") -> Path:
-    """The shipped plan with its rules found from `folder`, the prime minimum scaled to 3,000 users."""
-    text = SHIPPED_PLAN.read_text(encoding="utf-8").replace(
-        "rules: ../rulesets/marketing.yaml", f"rules: {ROOT / 'rulesets' / 'marketing.yaml'}")
-    for old, new in (("    min: 3000", "    min: 40"), *replacements):
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = folder / name
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cohort") / "cohort.parquet"
-    write_cohort(path, 3_000, seed=5)
-    return path
+from tests.plans import plan_model, write_plan
 
 
 @pytest.fixture
@@ -51,10 +28,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
-def _model(plan: Path, cohort: Path) -> PlanModel:
-    loaded = load_plan(plan)
-    users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
-    return build_problem(loaded, users, loaded.rules.apply(users))
+
 
 
 def _rows(output: str) -> list[list[str]]:
@@ -66,7 +40,7 @@ def _rows(output: str) -> list[list[str]]:
 
 
 def test_roi_headline_is_the_ratio_with_its_certificate(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path, ("objective: profit", "objective: roi"))
+    plan = write_plan(tmp_path, ("objective: profit", "objective: roi"))
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -82,7 +56,7 @@ def test_roi_headline_is_the_ratio_with_its_certificate(runner: CliRunner, cohor
 
 
 def test_loans_headline_names_loans(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path, ("objective: profit", "objective: loans"))
+    plan = write_plan(tmp_path, ("objective: profit", "objective: loans"))
     out = tmp_path / "allocation.parquet"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -92,7 +66,7 @@ def test_loans_headline_names_loans(runner: CliRunner, cohort: Path, tmp_path: P
 
 
 def test_an_unknown_bound_and_missing_prices_are_said_not_shown_as_inf_or_zeros(cohort: Path, tmp_path: Path) -> None:
-    model = _model(_write_plan(tmp_path, ("max: 150000", "max: 2000")), cohort)  # a budget that binds
+    model = plan_model(write_plan(tmp_path, ("max: 150000", "max: 2000")), cohort)  # a budget that binds
     exact = solve(model.problem, "exact-highs", time_limit=60, watchdog=False)
     assert exact.has_prices and exact.prices.any()
     # What exact-pulp reported after a CBC time-out, and an exact run whose MIP used up the time limit.
@@ -122,7 +96,7 @@ def test_headline_text() -> None:
 
 def test_frontier_over_a_share_varies_the_share(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
     """The trial's case: `max_share` of tier watch among loans, varied; each point equals optimize at that share."""
-    plan = _write_plan(tmp_path)
+    plan = write_plan(tmp_path)
     result = runner.invoke(app, ["frontier", "--plan", str(plan), "--cohort", str(cohort), "--constraint",
                                  "watch_share", "--from", "0", "--to", "0.001", "--steps", "3", "--method",
                                  "exact-highs"])
@@ -132,7 +106,7 @@ def test_frontier_over_a_share_varies_the_share(runner: CliRunner, cohort: Path,
     profits = [float(row[1].replace(",", "")) for row in rows]
     assert profits[0] < profits[1] <= profits[2], result.output  # a tighter share costs profit: not flat
     assert "price/pp" in result.output
-    at = _write_plan(tmp_path, ("max_share: 0.15", "max_share: 0.0005"), name="at.yaml")
+    at = write_plan(tmp_path, ("max_share: 0.15", "max_share: 0.0005"), name="at.yaml")
     optimized = runner.invoke(app, ["optimize", "--plan", str(at), "--cohort", str(cohort), "--out",
                                     str(tmp_path / "a.parquet"), "--method", "exact-highs"])
     assert f"profit {rows[1][1]} (" in optimized.output, optimized.output
@@ -140,7 +114,7 @@ def test_frontier_over_a_share_varies_the_share(runner: CliRunner, cohort: Path,
 
 
 def test_frontier_refuses_a_share_outside_0_to_1(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path)
+    plan = write_plan(tmp_path)
     result = runner.invoke(app, ["frontier", "--plan", str(plan), "--cohort", str(cohort), "--constraint",
                                  "watch_share", "--from", "5", "--to", "15"])
     assert result.exit_code == 2
@@ -148,7 +122,7 @@ def test_frontier_refuses_a_share_outside_0_to_1(runner: CliRunner, cohort: Path
 
 
 def test_frontier_over_a_minimum(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path)
+    plan = write_plan(tmp_path)
     result = runner.invoke(app, ["frontier", "--plan", str(plan), "--cohort", str(cohort), "--constraint",
                                  "prime_telesales", "--from", "0", "--to", "300", "--steps", "3", "--method",
                                  "exact-highs"])
@@ -171,7 +145,7 @@ def small_cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_frontier_solves_for_the_plans_objective(runner: CliRunner, small_cohort: Path, tmp_path: Path,
                                                  objective: str, column: str) -> None:
     """`objective: loans` and `objective: roi` were ignored (a loans point said "no solution")."""
-    plan = _write_plan(tmp_path, ("objective: profit", f"objective: {objective}"), ("max: 150000", "max: 700"),
+    plan = write_plan(tmp_path, ("objective: profit", f"objective: {objective}"), ("max: 150000", "max: 700"),
                        ("    min: 40", "    min: 15"))
     result = runner.invoke(app, ["frontier", "--plan", str(plan), "--cohort", str(small_cohort), "--constraint",
                                  "total_budget", "--from", "350", "--to", "700", "--steps", "2"])
@@ -193,7 +167,7 @@ def test_frontier_solves_for_the_plans_objective(runner: CliRunner, small_cohort
 def test_a_minimum_against_a_minimum_share_is_explained_at_both_places(runner: CliRunner, cohort: Path,
                                                                         tmp_path: Path) -> None:
     """The trial's inf_share_min: two ≥ constraints that conflict used to be "jointly, no pair explains it"."""
-    plan = _write_plan(tmp_path, ("max_share: 0.15", "min_share: 0.99"))
+    plan = write_plan(tmp_path, ("max_share: 0.15", "min_share: 0.99"))
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out",
                                  str(tmp_path / "a.parquet")])
     assert result.exit_code == 2, result.output
@@ -204,8 +178,8 @@ def test_a_minimum_against_a_minimum_share_is_explained_at_both_places(runner: C
     assert match, text
     # Sound: with the share set just above what the message allows, the plan is still infeasible; well below, not.
     most = float(match[1]) / 100
-    above = _write_plan(tmp_path, ("max_share: 0.15", f"min_share: {most + 0.002:.4f}"), name="above.yaml")
-    below = _write_plan(tmp_path, ("max_share: 0.15", f"min_share: {most * 0.5:.4f}"), name="below.yaml")
+    above = write_plan(tmp_path, ("max_share: 0.15", f"min_share: {most + 0.002:.4f}"), name="above.yaml")
+    below = write_plan(tmp_path, ("max_share: 0.15", f"min_share: {most * 0.5:.4f}"), name="below.yaml")
     for path, code in ((above, 2), (below, 0)):
         run = runner.invoke(app, ["optimize", "--plan", str(path), "--cohort", str(cohort), "--out",
                                   str(tmp_path / "b.parquet")])
@@ -213,7 +187,7 @@ def test_a_minimum_against_a_minimum_share_is_explained_at_both_places(runner: C
 
 
 def test_a_negative_limit_alone_is_one_clear_line(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path, ("max: 150000", "max: -5"))
+    plan = write_plan(tmp_path, ("max: 150000", "max: -5"))
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out",
                                  str(tmp_path / "a.parquet")])
     assert result.exit_code == 2
@@ -227,7 +201,7 @@ def test_a_negative_limit_alone_is_one_clear_line(runner: CliRunner, cohort: Pat
 def test_three_constraints_that_conflict_only_together_are_named(runner: CliRunner, cohort: Path,
                                                                  tmp_path: Path) -> None:
     """40 prime telesales calls (360 yuan) and 300 voice-bot calls (180 yuan) within 500 yuan: each pair fits."""
-    plan = _write_plan(tmp_path, ("max: 150000", "max: 500"))
+    plan = write_plan(tmp_path, ("max: 150000", "max: 500"))
     with plan.open("a", encoding="utf-8") as text:
         text.write("  - name: voicebot_minimum\n    measure: contacts\n    channels: [voicebot]\n    min: 300\n")
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out",

@@ -10,32 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from decide.cli import app
-from decide.example_data import write_cohort
+from tests.plans import ROOT, SHIFTS, write_plan
 
-ROOT = Path(__file__).resolve().parents[2]
-SHIFT_PLAN = ROOT / "plans" / "spring_campaign_shifts.yaml"
 DOC = ROOT / "docs" / "plan-file.md"
 MINUTES = {"telesales": ("agent_minutes", 6.0), "telesales_coupon": ("agent_minutes", 6.5),
            "voicebot": ("bot_line_minutes", 1.5)}
 
 
-def _write_plan(folder: Path, *replacements: tuple[str, str]) -> Path:
-    """The shipped shift plan, sized for 200,000 users, with the prime minimum scaled to 3,000 users."""
-    text = SHIFT_PLAN.read_text(encoding="utf-8").replace(
-        "rules: ../rulesets/marketing.yaml", f"rules: {ROOT / 'rulesets' / 'marketing.yaml'}")
-    for old, new in (("    min: 3000", "    min: 40"), *replacements):
-        assert old in text, old
-        text = text.replace(old, new, 1)
-    path = folder / "plan.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("cohort") / "cohort.parquet"
-    write_cohort(path, 3_000, seed=5)
-    return path
+def _shift_plan(folder: Path, *replacements: tuple[str, str]) -> Path:
+    return write_plan(folder, *replacements, source=SHIFTS)
 
 
 @pytest.fixture
@@ -46,7 +29,7 @@ def runner(monkeypatch: pytest.MonkeyPatch) -> CliRunner:
 
 def test_optimize_schedules_calls_in_shifts(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
     # 200 agent-minutes in the evening: the shift users answer best in is the one that runs out.
-    plan = _write_plan(tmp_path, ("capacity: {agent_minutes: 9000,", "capacity: {agent_minutes: 200,"))
+    plan = _shift_plan(tmp_path, ("capacity: {agent_minutes: 9000,", "capacity: {agent_minutes: 200,"))
     out = tmp_path / "allocation.csv"
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -82,7 +65,7 @@ def test_optimize_schedules_calls_in_shifts(runner: CliRunner, cohort: Path, tmp
 
 
 def test_minimum_beyond_all_shifts_is_explained(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path, ("    min: 40", "    min: 200"),
+    plan = _shift_plan(tmp_path, ("    min: 40", "    min: 200"),
                        ("capacity: {agent_minutes: 18000,", "capacity: {agent_minutes: 300,"),
                        ("capacity: {agent_minutes: 36000,", "capacity: {agent_minutes: 600,"),
                        ("capacity: {agent_minutes: 9000,", "capacity: {agent_minutes: 150,"))
@@ -99,7 +82,7 @@ def test_minimum_beyond_all_shifts_is_explained(runner: CliRunner, cohort: Path,
 
 
 def test_frontier_varies_one_shifts_capacity(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path)
+    plan = _shift_plan(tmp_path)
     result = runner.invoke(app, ["frontier", "--plan", str(plan), "--cohort", str(cohort), "--constraint",
                                  "agent_minutes@evening", "--from", "0", "--to", "400", "--steps", "3"])
     assert result.exit_code == 0, result.output
@@ -117,14 +100,14 @@ def _doc_shifts_section() -> str:
 
 def test_doc_example_is_the_shipped_plan() -> None:
     example = _doc_shifts_section().split("```yaml\n")[1].split("```")[0]
-    shipped = SHIFT_PLAN.read_text(encoding="utf-8").splitlines()
+    shipped = SHIFTS.read_text(encoding="utf-8").splitlines()
     for line in example.splitlines():
         code = line.split("  #")[0].rstrip()
         assert code in shipped, code
 
 
 def test_doc_error_is_what_the_checker_says(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
-    plan = _write_plan(tmp_path, ("capacity: {agent_minutes: 9000, bot_line_minutes: 12000}",
+    plan = _shift_plan(tmp_path, ("capacity: {agent_minutes: 9000, bot_line_minutes: 12000}",
                                   "capacity: {agent_minutes: 9000}"))
     result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out",
                                  str(tmp_path / "allocation.parquet")])

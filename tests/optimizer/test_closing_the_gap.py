@@ -13,29 +13,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import Cohort
-from optimizer.build_problem import PlanModel, build_problem, load_plan
+from optimizer.build_problem import PlanModel
 from optimizer.feasibility import check_feasible
 from optimizer.solve_exact_highs import HighsExactSolver
 from optimizer.solve_lagrangian import LagrangianOptions, solve_lagrangian
 from simulations.synthetic_cohort import generate_cohort
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.plans import ROOT, plan_model, write_plan
 
 
 def _model(folder: Path, plan: str, users: int, replace: dict[str, str]) -> PlanModel:
-    text = (ROOT / "plans" / plan).read_text(encoding="utf-8").replace(
-        "rules: ../rulesets/marketing.yaml", f"rules: {ROOT / 'rulesets' / 'marketing.yaml'}")
-    for old, new in replace.items():
-        assert old in text, old
-        text = text.replace(old, new)
-    path = folder / "plan.yaml"
-    path.write_text(text, encoding="utf-8")
+    path = write_plan(folder, *replace.items(), source=ROOT / "plans" / plan, small=False)
     cohort = folder / "cohort.parquet"
     generate_cohort(users, np.random.default_rng(11)).write_parquet(cohort)
-    loaded = load_plan(path)
-    frame = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
-    return build_problem(loaded, frame, loaded.rules.apply(frame))
+    return plan_model(path, cohort)
 
 
 @pytest.fixture(scope="module")

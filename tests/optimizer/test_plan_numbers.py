@@ -12,21 +12,13 @@ import polars as pl
 import pytest
 
 from engine import Cohort, Diagnostic, RuleFileError
-from optimizer.build_problem import PlanModel, build_problem, load_plan
+from optimizer.build_problem import load_plan
 from simulations.synthetic_cohort import generate_cohort
-
-ROOT = Path(__file__).resolve().parents[2]
-PLAN = ROOT / "plans" / "spring_campaign.yaml"
-SHIFT_PLAN = ROOT / "plans" / "spring_campaign_shifts.yaml"
+from tests.plans import SHIFTS, SPRING, plan_model, write_plan
 
 
-def _write(folder: Path, old: str, new: str, source: Path = PLAN) -> Path:
-    text = source.read_text(encoding="utf-8").replace(
-        "rules: ../rulesets/marketing.yaml", f"rules: {ROOT / 'rulesets' / 'marketing.yaml'}")
-    assert old in text, old
-    path = folder / "plan.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
+def _write(folder: Path, old: str, new: str, source: Path = SPRING) -> Path:
+    return write_plan(folder, (old, new), source=source, small=False)
 
 
 def _position(plan: Path, snippet: str) -> tuple[int, int]:
@@ -47,14 +39,11 @@ def cohort(frame: pl.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> Pat
     return path
 
 
-def _model(plan: Path, cohort: Path) -> PlanModel:
-    loaded = load_plan(plan)
-    users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
-    return build_problem(loaded, users, loaded.rules.apply(users))
+
 
 
 def _eligible(cohort: Path, action: str) -> np.ndarray:
-    loaded = load_plan(PLAN)
+    loaded = load_plan(SPRING)
     users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
     mask: np.ndarray = loaded.rules.apply(users).frame[f"eligible_{action}"].to_numpy()
     return mask
@@ -125,7 +114,7 @@ def test_nonsense_numbers_are_reported_at_their_position(tmp_path: Path, old: st
 )
 def test_nonsense_shift_numbers_are_reported_at_their_position(tmp_path: Path, old: str, new: str, at: str,
                                                                message: str) -> None:
-    plan = _write(tmp_path, old, new, SHIFT_PLAN)
+    plan = _write(tmp_path, old, new, SHIFTS)
     with pytest.raises(RuleFileError) as caught:
         load_plan(plan)
     [found] = caught.value.errors
@@ -141,7 +130,7 @@ def test_a_negative_limit_on_profit_is_allowed(tmp_path: Path) -> None:
 
 def _error(plan: Path, cohort: Path) -> RuleFileError:
     with pytest.raises(RuleFileError) as caught:
-        _model(plan, cohort)
+        plan_model(plan, cohort)
     assert len(caught.value.errors) == 1, caught.value.render()
     return caught.value
 
@@ -209,7 +198,7 @@ def test_a_term_missing_because_data_is_missing_only_withholds_the_action(tmp_pa
                                                                           cohort: Path) -> None:
     """The documented behaviour stays: no error, the pairs are not offered and counted."""
     plan = _write(tmp_path, "    cost: 0.6", "    cost: \"0.001 * credit_score\"")
-    model = _model(plan, cohort)
+    model = plan_model(plan, cohort)
     missing = _eligible(cohort, "voicebot") & frame["credit_score"].is_null().to_numpy()
     assert missing.sum() > 0
     assert model.unknown_terms == int(missing.sum())
@@ -219,7 +208,7 @@ def test_a_term_missing_because_data_is_missing_only_withholds_the_action(tmp_pa
 
 def test_response_times_reach_must_stay_a_probability(tmp_path: Path, cohort: Path) -> None:
     plan = _write(tmp_path, "reach: \"1.35 if occupation in ['office_worker', 'blue_collar'] else 0.85\"",
-                  "reach: 12", SHIFT_PLAN)
+                  "reach: 12", SHIFTS)
     errors = _error_list(plan, cohort)
     assert {d.code for d in errors} == {"out-of-range"}
     assert any("actions.telesales.response × shifts.evening.reach is a probability" in d.message for d in errors)
@@ -229,5 +218,5 @@ def test_response_times_reach_must_stay_a_probability(tmp_path: Path, cohort: Pa
 
 def _error_list(plan: Path, cohort: Path) -> tuple[Diagnostic, ...]:
     with pytest.raises(RuleFileError) as caught:
-        _model(plan, cohort)
+        plan_model(plan, cohort)
     return caught.value.errors

@@ -12,35 +12,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine import Cohort, RuleFileError
-from optimizer.build_problem import PlanModel, build_problem, load_plan
+from engine import RuleFileError
+from optimizer.build_problem import PlanModel, load_plan
 from optimizer.feasibility import check_feasible
 from optimizer.plan_file import minutes_of_day
 from optimizer.plan_summary import allocation_frame, summarize_plan
 from optimizer.solve_exact_highs import HighsExactSolver
 from simulations.synthetic_cohort import generate_cohort
+from tests.plans import SHIFTS, SPRING, plan_model, write_plan
 
-ROOT = Path(__file__).resolve().parents[2]
-SHIFT_PLAN = ROOT / "plans" / "spring_campaign_shifts.yaml"
-WEEKLY_PLAN = ROOT / "plans" / "spring_campaign.yaml"
 WORKERS = ("office_worker", "blue_collar")
 REACH = {"morning": (0.8, 1.1), "afternoon": (0.9, 1.05), "evening": (1.35, 0.85)}  # (workers, others)
 
 
-def _write(folder: Path, source: Path = SHIFT_PLAN, old: str = "", new: str = "") -> Path:
-    """A shipped plan with its rules path made absolute and one piece of text replaced."""
-    text = source.read_text(encoding="utf-8").replace(
-        "rules: ../rulesets/marketing.yaml", f"rules: {ROOT / 'rulesets' / 'marketing.yaml'}")
-    assert old in text, old
-    path = folder / "plan.yaml"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return path
-
-
-def _model(plan: Path, cohort: Path) -> PlanModel:
-    loaded = load_plan(plan)
-    users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
-    return build_problem(loaded, users, loaded.rules.apply(users))
+def _write(folder: Path, source: Path = SHIFTS, old: str = "", new: str = "") -> Path:
+    """A shipped plan with one piece of text replaced."""
+    return write_plan(folder, (old, new), source=source, small=False)
 
 
 @pytest.fixture(scope="module")
@@ -52,16 +39,16 @@ def cohort(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def shifted(cohort: Path) -> PlanModel:
-    return _model(SHIFT_PLAN, cohort)
+    return plan_model(SHIFTS, cohort)
 
 
 @pytest.fixture(scope="module")
 def weekly(cohort: Path, tmp_path_factory: pytest.TempPathFactory) -> PlanModel:
-    return _model(_write(tmp_path_factory.mktemp("weekly"), WEEKLY_PLAN), cohort)
+    return plan_model(_write(tmp_path_factory.mktemp("weekly"), SPRING), cohort)
 
 
 def test_shipped_plan_declares_three_shifts_that_add_up_to_the_week() -> None:
-    loaded = load_plan(SHIFT_PLAN)
+    loaded = load_plan(SHIFTS)
     shifts = loaded.shifts
     assert shifts.names == ("morning", "afternoon", "evening")
     assert shifts.hours == ("09:00-12:00", "13:00-18:00", "18:00-21:00")
@@ -74,7 +61,7 @@ def test_shipped_plan_declares_three_shifts_that_add_up_to_the_week() -> None:
         "agent_minutes@morning", "bot_line_minutes@morning", "agent_minutes@afternoon",
         "bot_line_minutes@afternoon", "agent_minutes@evening", "bot_line_minutes@evening")
     # Each capacity row is reported at the number the planner wrote.
-    lines = SHIFT_PLAN.read_text(encoding="utf-8").splitlines()
+    lines = SHIFTS.read_text(encoding="utf-8").splitlines()
     line, column = loaded.constraint_positions[-2]  # agent_minutes@evening
     assert lines[line - 1][column - 1:].startswith("9000, bot_line_minutes: 12000}")
 
@@ -159,7 +146,7 @@ def test_channel_constraints_count_every_shift_variant(shifted: PlanModel, weekl
 def test_a_plan_over_a_shifts_capacity_cannot_be_produced(cohort: Path, tmp_path: Path) -> None:
     plan = _write(tmp_path, old="capacity: {agent_minutes: 9000,", new="capacity: {agent_minutes: 120,")
     plan.write_text(plan.read_text(encoding="utf-8").replace("    min: 3000", "    min: 20"), encoding="utf-8")
-    model = _model(plan, cohort)
+    model = plan_model(plan, cohort)
     problem = model.problem
     evening = problem.constraint_names.index("agent_minutes@evening")
     solved = HighsExactSolver(time_limit=60).solve(problem)
@@ -248,7 +235,7 @@ def test_shift_mistakes_are_reported_at_their_position(tmp_path: Path, old: str,
 
 
 def test_shifts_named_in_a_plan_without_shifts(tmp_path: Path) -> None:
-    plan = _write(tmp_path, WEEKLY_PLAN, "    uses: {agent_minutes: 6.0}\n",
+    plan = _write(tmp_path, SPRING, "    uses: {agent_minutes: 6.0}\n",
                   "    uses: {agent_minutes: 6.0}\n    shifts: [evening]\n")
     with pytest.raises(RuleFileError) as caught:
         load_plan(plan)
