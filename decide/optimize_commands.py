@@ -266,7 +266,7 @@ def frontier_table(model: PlanModel, name: str, k: int, points: list[FrontierPoi
     objective = model.loaded.plan.objective.value
     share = share_row(model, k) is not None
     table = Table(title=f"{model.loaded.plan.plan}: expected figures against the limit of {name}",
-                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+                  title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True)
     # The gap certifies each value (bound = value / (1 − gap)); the bound itself would not fit 80 columns.
     others = {"profit": ("loans", "loss"), "loans": ("profit", "loss"),
               "roi": ("profit", "spend", "loans", "loss")}[objective]
