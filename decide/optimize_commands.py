@@ -117,6 +117,12 @@ def print_summary(console: Console, summary: PlanSummary) -> None:
     if summary.unknown_terms:
         console.print(f"note: {summary.unknown_terms:,} (user, action) pairs had a missing term and were not "
                       "offered", markup=False)
+    if summary.headline.objective == "roi" and not any(c.sense == "≥" for c in summary.constraints):
+        # Right, and rarely what was meant: with nothing to reach, the best ratio is the best few users' alone.
+        contacts = sum(line.contacts for line in summary.channels)
+        console.print(f"note: the plan sets no minimum, so the best ROI is that of the few best users ({contacts:,} "
+                      "contacts); add a min on spend, contacts or expected loans to ask for the best ROI at a "
+                      "scale", markup=False)
 
 
 def shift_table(summary: PlanSummary) -> Table:

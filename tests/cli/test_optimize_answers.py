@@ -53,6 +53,19 @@ def test_roi_headline_is_the_ratio_with_its_certificate(runner: CliRunner, cohor
     assert float(match[2]) >= float(match[1]) and float(match[3]) < 1e-3
     assert match[4] == f"{profit:,.0f}" and match[5] == f"{spend:,.0f}"
     assert "marginal ROI of one more unit" in result.output
+    assert "sets no minimum" not in result.output  # the prime telesales minimum gives the ROI its scale
+
+
+def test_roi_without_a_minimum_says_why_the_plan_is_tiny(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
+    """Right but rarely meant: with no minimum, the best ratio is a couple of users' alone."""
+    plan = write_plan(tmp_path, ("objective: profit", "objective: roi"), ("    min: 40", "    max: 1000000"))
+    out = tmp_path / "allocation.parquet"
+    result = runner.invoke(app, ["optimize", "--plan", str(plan), "--cohort", str(cohort), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    contacts = int((pl.read_parquet(out)["action"] != "none").sum())
+    assert contacts < 10
+    assert f"note: the plan sets no minimum, so the best ROI is that of the few best users ({contacts:,} contacts)" \
+        in " ".join(result.output.split()), result.output
 
 
 def test_loans_headline_names_loans(runner: CliRunner, cohort: Path, tmp_path: Path) -> None:
