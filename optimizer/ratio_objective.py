@@ -34,7 +34,7 @@ from optimizer.ratio_certificate import ratio_bound as ratio_bound_at
 RATIO_OPTIMAL_GAP = 1e-6  # the certificate carries a rounding allowance ÷ D_min, near 1e-8 of the ratio
 # Far from the root (max N − q·D above FAR of N) a step need only point the way: its gap is measured against
 # LOOSE times the profit. The step that would stop the iterations is always repeated at the planner's gap.
-FAR, LOOSE = 1e-2, 10.0
+FAR, LOOSE = 0.1, 10.0
 
 
 @dataclass(frozen=True, slots=True)
