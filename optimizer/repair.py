@@ -158,9 +158,9 @@ def _repair_rounds(problem: AllocationProblem, action: IntArray, prices: FloatAr
             break
         k = int(violated[np.argmax(excess[violated] / np.maximum(np.abs(h[violated]), 1.0))])
         # Switching back and forth between two violated constraints can cycle. A move may not load another
-        # constraint that is exactly full, as one that an earlier round met is (measured: meeting "≥ 300 prime telesales calls" within a budget
-        # that the minimum nearly fills, dropping those very calls was the cheapest way back under the budget);
-        # after a few rounds, none at all ("do nothing" is one whenever weights are ≥ 0).
+        # constraint that is exactly full, as one an earlier round met is (measured: after meeting "≥ 300 prime
+        # telesales calls" within a budget the minimum nearly fills, dropping those very calls was the cheapest
+        # way back under the budget); after a few rounds, none at all ("do nothing" is one whenever weights ≥ 0).
         strict = round_ >= p.constraints + 2
         full = [j for j in range(p.constraints) if j != k and (strict or abs(excess[j]) <= tolerance[j])]
 
