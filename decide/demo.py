@@ -11,11 +11,18 @@ from rich.table import Table
 
 from decide import render
 from decide.example_data import write_cohort
-from decide.optimize_commands import frontier_table, print_headline, print_summary, shift_table, solve_plan
+from decide.optimize_commands import (
+    frontier_table,
+    plan_model,
+    print_headline,
+    print_summary,
+    shift_table,
+    solve_plan,
+)
 from engine import Cohort, apply_file, explain_user, load_ruleset, run_tests
 from engine.atomic_write import atomic_path
 from engine.explain import render_text
-from optimizer.build_problem import build_problem, load_plan
+from optimizer.build_problem import load_plan
 from optimizer.frontier import grid
 from optimizer.plan_solve import plan_frontier
 
@@ -72,8 +79,11 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
     console.rule("5. allocate the spring campaign's budget and call-centre capacity")
     plan_path = PLANS / "spring_campaign.yaml"
     loaded = load_plan(plan_path)
-    cohort = Cohort.load(cohort_path, loaded.schema, loaded.rules.id_field)
-    model = build_problem(loaded, cohort, loaded.rules.apply(cohort))
+    # The decisions of step 3, read back as `decide optimize --decisions` does: the rules are not applied twice.
+    model = plan_model(loaded, cohort_path, decisions_path, lambda _: None)
+    read = [name for name in loaded.plan_schema() if name != loaded.rules.id_field]
+    console.print(f"the plan reads the decisions of step 3 ({decisions_path}) and, of the cohort, "
+                  f"{', '.join(read) or 'only the user ids'}", markup=False)
     summary, allocation = solve_plan(model, "auto", time_limit=120.0, gap=1e-4)
     allocation_path = out / "allocation.parquet"
     with atomic_path(allocation_path) as tmp:
@@ -89,7 +99,7 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
 
     console.rule("7. the same campaign with agents and voice-bot lines staffed per shift")
     shifts = load_plan(PLANS / "spring_campaign_shifts.yaml")
-    shift_model = build_problem(shifts, cohort, shifts.rules.apply(cohort))
+    shift_model = plan_model(shifts, cohort_path, decisions_path, lambda _: None)
     shift_summary, _ = solve_plan(shift_model, "auto", time_limit=120.0, gap=1e-4)
     print_headline(console, shift_summary)
     console.print(shift_table(shift_summary))

@@ -15,9 +15,10 @@ from rich.table import Table
 from decide import options, render
 from engine import Cohort
 from engine.atomic_write import atomic_path
+from engine.decisions_file import load_decisions
 from optimizer import solvers
 from optimizer.allocation import SolveStatus
-from optimizer.build_problem import PlanModel, build_problem, load_plan
+from optimizer.build_problem import LoadedPlan, PlanModel, build_problem, load_plan
 from optimizer.feasibility import check_feasible
 from optimizer.frontier import FrontierPoint, grid
 from optimizer.infeasibility import amount
@@ -165,6 +166,9 @@ def optimize(
     export: Annotated[Path | None, typer.Option(
         help="also write the integer program to this .lp or .mps file, for a planner's own solver",
         show_default=False, callback=options.suffixes(".lp", ".mps"))] = None,
+    decisions: Annotated[Path | None, typer.Option(
+        help="decisions already made (decide rules apply --out): used instead of applying the plan's rules again; "
+        "the cohort then needs only the columns the plan reads", show_default=False)] = None,
 ) -> None:
     """Allocate channel budget and call-centre capacity across users to maximise expected profit.
 
@@ -181,16 +185,12 @@ def optimize(
         raise typer.BadParameter("give --out (the allocation), --export (the integer program) or both",
                                  param_hint="'--out' / '--export'")
     for option, path in (("--out", out), ("--export", export)):
-        options.not_an_input(path, option, {"cohort (--cohort)": cohort, "plan (--plan)": plan})
+        options.not_an_input(path, option, {"cohort (--cohort)": cohort, "plan (--plan)": plan,
+                                            "decisions (--decisions)": decisions})
     with render.user_errors():
         with render.console(stderr=True).status("loading the plan") as status:
             loaded = load_plan(plan)
-            status.update(f"loading {cohort}")
-            users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
-            status.update(f"applying {loaded.rules.path} to {users.height:,} users")
-            decisions = loaded.rules.apply(users)
-            status.update("building the integer program")
-            model = build_problem(loaded, users, decisions)
+            model = plan_model(loaded, cohort, decisions, status.update)
             if export is not None:
                 with atomic_path(export) as tmp:
                     export_model(model.problem, tmp)
@@ -206,6 +206,27 @@ def optimize(
                 frame.write_parquet(tmp)
     print_summary(console, summary)
     console.print(f"wrote {out}", markup=False)
+
+
+def plan_model(loaded: LoadedPlan, cohort: Path, decisions: Path | None, progress: Progress) -> PlanModel:
+    """The cohort, its decisions (the plan's rules applied, or read from `decisions`) and the integer program."""
+    if decisions is None:
+        progress(f"loading {cohort}")
+        users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
+        progress(f"applying {loaded.rules.path} to {users.height:,} users")
+        decided = loaded.rules.apply(users)
+    else:
+        progress(f"loading {cohort}")
+        users = Cohort.load(cohort, loaded.plan_schema(), loaded.rules.id_field)
+        progress(f"loading {decisions}")
+        read = load_decisions(decisions, loaded.rules, users)
+        if read.ignored:
+            render.console(stderr=True).print(
+                f"note: {read.ignored:,} decision(s) in {decisions} are for users not in {cohort}; they were left "
+                "out", markup=False)
+        decided = read.decisions
+    progress("building the integer program")
+    return build_problem(loaded, users, decided)
 
 
 def _solve_or_exit(console: Console, model: PlanModel, method: str, time_limit: float, gap: float,
@@ -233,6 +254,9 @@ def frontier_command(
     time_limit: Annotated[float, typer.Option(help="seconds per point", callback=options.seconds)] = 300.0,
     gap: Annotated[float, typer.Option(help="target certified gap per point (lagrangian), between 0 and 1",
                                        callback=options.gap)] = 1e-4,
+    decisions: Annotated[Path | None, typer.Option(
+        help="decisions already made (decide rules apply --out), instead of applying the plan's rules again",
+        show_default=False)] = None,
 ) -> None:
     """The plan's objective (profit, loans or ROI), with profit, loans and loss, against one limit over a grid.
 
@@ -256,8 +280,8 @@ def frontier_command(
         if share and not (0.0 <= low <= 1.0 and 0.0 <= high <= 1.0):
             raise typer.BadParameter(f"'{constraint}' is a share: give --from and --to between 0 and 1 (0.15 is 15%)",
                                      param_hint="'--from'/'--to'")
-        users = Cohort.load(cohort, loaded.schema, loaded.rules.id_field)
-        model = build_problem(loaded, users, loaded.rules.apply(users))
+        with render.console(stderr=True).status("loading the cohort") as status:
+            model = plan_model(loaded, cohort, decisions, status.update)
         with render.console(stderr=True).status(f"solving {steps} points") as status:
             points = plan_frontier(model, k, grid(low, high, steps), method, time_limit, gap, status.update)
     console.print(frontier_table(model, constraint, k, points))

@@ -25,7 +25,7 @@ from engine import Cohort, CompiledRuleset, Decisions, RuleFileError, load_rules
 from engine.compiled import FieldInfo
 from engine.compiler import Reporter, compile_expression, field_type
 from engine.diagnostics import Diagnostic, Severity, did_you_mean, display_path
-from engine.expression_ast import BOOLEAN, Expr, Kind, Literal, Type
+from engine.expression_ast import BOOLEAN, Expr, Kind, Literal, Type, names_in
 from engine.expression_polars import tag_column, to_polars
 from engine.expression_types import Scope
 from engine.rule_file import FieldType
@@ -59,6 +59,16 @@ class LoadedPlan:
     def constraint_names(self) -> tuple[str, ...]:
         """The problem's rows: the plan's constraints, then one capacity row per shift and resource."""
         return tuple(c.name for c in self.plan.constraints) + self.shifts.row_names
+
+    def plan_schema(self) -> dict[str, FieldInfo]:
+        """The cohort columns the plan's own expressions read, for a cohort whose decisions come from a file:
+        the rules' inputs are then not needed, only what the values, costs, filters and shifts read."""
+        exprs = [*self.terms.values(), *self.action_terms.values(), *self.where.values(), *self.share_of.values(),
+                 *self.shifts.reach]
+        read = {name for expr in exprs for name in names_in(expr)}
+        outputs = self.rules.outputs  # these come with the decisions
+        return {name: info for name, info in self.schema.items()
+                if name == self.rules.id_field or (name in read and name not in outputs)}
 
 
 @dataclass(frozen=True)
