@@ -22,7 +22,7 @@ app = typer.Typer(
     help="A rules-and-optimization decision engine for consumer-loan marketing.\n\n"
     "Start with: decide demo",
     no_args_is_help=True,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
 )
 app.add_typer(rules_app, name="rules")
@@ -42,7 +42,8 @@ def demo(
     Generates a seeded cohort of users, checks and tests the shipped rulesets, applies the marketing
     pipeline (fraud → risk tiers → tags → contact policy → channel eligibility), prints the summary,
     explains one user, then allocates the spring campaign's budget and call-centre capacity across the
-    users (plans/spring_campaign.yaml) with a certified optimality gap, and checks the German Credit tiers
+    users (plans/spring_campaign.yaml, reading the decisions it wrote) with a certified optimality gap,
+    shows the budget frontier and the same campaign staffed per shift, and checks the German Credit tiers
     against the real bad rate.
 
     Example: decide demo --rows 100000
