@@ -15,6 +15,7 @@ from decide import render
 from decide.cohort_commands import cohort_app
 from decide.demo import run_demo
 from decide.optimize_commands import PlanNotSolved, frontier_command, optimize
+from decide.policy_commands import policy_command
 from decide.rules_commands import rules_app
 
 app = typer.Typer(
@@ -29,6 +30,7 @@ app.add_typer(rules_app, name="rules")
 app.add_typer(cohort_app, name="cohort")
 app.command("optimize")(optimize)
 app.command("frontier")(frontier_command)
+app.command("policy")(policy_command)
 
 
 @app.command()

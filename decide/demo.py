@@ -18,17 +18,21 @@ from decide.optimize_commands import (
     print_summary,
     shift_table,
     solve_plan,
+    write_frame,
 )
+from decide.policy_commands import action_table
 from engine import Cohort, apply_file, explain_user, load_ruleset, run_tests
 from engine.atomic_write import atomic_path
 from engine.explain import render_text
 from optimizer.build_problem import load_plan
 from optimizer.frontier import grid
+from optimizer.plan_policy import decide_users, price_file
 from optimizer.plan_solve import plan_frontier
 
 PROJECT = Path(__file__).resolve().parent.parent
 RULESETS = PROJECT / "rulesets"
 PLANS = PROJECT / "plans"
+ARRIVALS = 1_000  # users who arrive after the plan: step 8
 GERMAN_CREDIT = PROJECT.parent / "shared" / "data" / "german-credit" / "german_credit.csv"
 
 
@@ -84,12 +88,14 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
     read = [name for name in loaded.plan_schema() if name != loaded.rules.id_field]
     console.print(f"the plan reads the decisions of step 3 ({decisions_path}) and, of the cohort, "
                   f"{', '.join(read) or 'only the user ids'}", markup=False)
-    summary, allocation = solve_plan(model, "auto", time_limit=120.0, gap=1e-4)
-    allocation_path = out / "allocation.parquet"
-    with atomic_path(allocation_path) as tmp:
-        allocation.write_parquet(tmp)
-    print_summary(console, summary)
-    console.print(f"wrote {allocation_path}", markup=False)
+    solved = solve_plan(model, "auto", time_limit=120.0, gap=1e-4)
+    allocation_path, prices_path = out / "allocation.parquet", out / "prices.json"
+    write_frame(solved.frame, allocation_path)
+    prices = price_file(model, solved.allocation)
+    with atomic_path(prices_path) as tmp:
+        tmp.write_text(prices.model_dump_json(indent=2), encoding="utf-8")
+    print_summary(console, solved.summary)
+    console.print(f"wrote {allocation_path} and {prices_path}", markup=False)
 
     console.rule("6. what if the budget were different? the frontier, each point certified")
     budget = loaded.constraint_names.index("total_budget")
@@ -100,12 +106,22 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
     console.rule("7. the same campaign with agents and voice-bot lines staffed per shift")
     shifts = load_plan(PLANS / "spring_campaign_shifts.yaml")
     shift_model = plan_model(shifts, cohort_path, decisions_path, lambda _: None)
-    shift_summary, _ = solve_plan(shift_model, "auto", time_limit=120.0, gap=1e-4)
+    shift_summary = solve_plan(shift_model, "auto", time_limit=120.0, gap=1e-4).summary
     print_headline(console, shift_summary)
     console.print(shift_table(shift_summary))
 
+    console.rule("8. users who arrive later, decided at the plan's prices (decide policy)")
+    arrivals_path = out / "arrivals.parquet"
+    write_cohort(arrivals_path, ARRIVALS, seed + 1)
+    arrivals = plan_model(loaded, arrivals_path, None, lambda _: None)
+    deciding = time.perf_counter()
+    decided = decide_users(arrivals, prices)
+    console.print(f"{ARRIVALS:,} new users (seed {seed + 1}) through the rules and the plan's terms, decided at "
+                  f"the prices of step 5 in {(time.perf_counter() - deciding) * 1e3:,.1f} ms", markup=False)
+    console.print(action_table(decided))
+
     if GERMAN_CREDIT.exists():
-        console.rule("8. real data: German Credit (UCI), tiers against the observed bad rate")
+        console.rule("9. real data: German Credit (UCI), tiers against the observed bad rate")
         console.print(german_credit_table(RULESETS / "german_credit" / "german_credit.yaml", GERMAN_CREDIT))
     console.print(f"demo finished in {time.perf_counter() - started:.1f} s; files in {out}/", markup=False)
 

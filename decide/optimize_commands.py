@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -17,13 +18,14 @@ from engine import Cohort
 from engine.atomic_write import atomic_path
 from engine.decisions_file import load_decisions
 from optimizer import solvers
-from optimizer.allocation import SolveStatus
+from optimizer.allocation import Allocation, SolveStatus
 from optimizer.build_problem import LoadedPlan, PlanModel, build_problem, load_plan
 from optimizer.feasibility import check_feasible
 from optimizer.frontier import FrontierPoint, grid
 from optimizer.infeasibility import amount
 from optimizer.model_export import export_model
 from optimizer.plan_conflicts import explain_plan
+from optimizer.plan_policy import PricesUnavailable, price_file
 from optimizer.plan_solve import QUICK_SECONDS, plan_frontier, share_row, solve_objective, warm_solver
 from optimizer.plan_summary import Headline, PlanSummary, allocation_frame, headline, limit_prices, summarize_plan
 from optimizer.solve_lagrangian import Progress
@@ -34,8 +36,15 @@ class PlanNotSolved(Exception):
     pass
 
 
+@dataclass(frozen=True)
+class SolvedPlan:
+    summary: PlanSummary
+    frame: pl.DataFrame  # one row per user: allocation_frame
+    allocation: Allocation
+
+
 def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
-               progress: Progress | None = None) -> tuple[PlanSummary, pl.DataFrame]:
+               progress: Progress | None = None) -> SolvedPlan:
     problem = model.problem
     solve = warm_solver(problem, method, time_limit, gap, progress)
     allocation = solve_objective(model, problem, solve, quick_seconds=min(QUICK_SECONDS, 0.1 * time_limit))
@@ -45,8 +54,8 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
     if violations:  # never write a plan our own checker rejects, whatever the solver said
         raise PlanNotSolved("the solver's plan fails the feasibility check: " +
                             "; ".join(v.message for v in violations))
-    frame = allocation_frame(model, allocation)
-    return summarize_plan(model, allocation, frame), frame
+    frame = allocation_frame(model, allocation.action)
+    return SolvedPlan(summarize_plan(model, allocation, frame), frame, allocation)
 
 
 def _why_not(model: PlanModel, status: SolveStatus, message: str) -> str:
@@ -169,6 +178,9 @@ def optimize(
     decisions: Annotated[Path | None, typer.Option(
         help="decisions already made (decide rules apply --out): used instead of applying the plan's rules again; "
         "the cohort then needs only the columns the plan reads", show_default=False)] = None,
+    prices: Annotated[Path | None, typer.Option(
+        help="also write the plan's prices (.json), the online policy for users who arrive later: decide policy",
+        show_default=False, callback=options.suffixes(".json"))] = None,
 ) -> None:
     """Allocate channel budget and call-centre capacity across users to maximise expected profit.
 
@@ -184,7 +196,9 @@ def optimize(
     if out is None and export is None:
         raise typer.BadParameter("give --out (the allocation), --export (the integer program) or both",
                                  param_hint="'--out' / '--export'")
-    for option, path in (("--out", out), ("--export", export)):
+    if prices is not None and out is None:
+        raise typer.BadParameter("the prices come from solving the plan: give --out too", param_hint="'--prices'")
+    for option, path in (("--out", out), ("--export", export), ("--prices", prices)):
         options.not_an_input(path, option, {"cohort (--cohort)": cohort, "plan (--plan)": plan,
                                             "decisions (--decisions)": decisions})
     with render.user_errors():
@@ -198,14 +212,28 @@ def optimize(
                               f"{model.problem.constraints} constraints)", markup=False)
             if out is None:  # only the model was asked for
                 return
-            summary, frame = _solve_or_exit(console, model, method, time_limit, gap, status.update)
-        with atomic_path(out) as tmp:
-            if out.suffix.lower() == ".csv":
-                frame.with_columns(pl.col(pl.Enum).cast(pl.String)).write_csv(tmp)
-            else:
-                frame.write_parquet(tmp)
-    print_summary(console, summary)
-    console.print(f"wrote {out}", markup=False)
+            solved = _solve_or_exit(console, model, method, time_limit, gap, status.update)
+        policy = None
+        if prices is not None:
+            try:
+                policy = price_file(model, solved.allocation)
+            except PricesUnavailable as err:
+                render.console(stderr=True).print(f"no prices were written to {prices}: {err}", markup=False)
+        write_frame(solved.frame, out)
+        if policy is not None and prices is not None:
+            with atomic_path(prices) as tmp:
+                tmp.write_text(policy.model_dump_json(indent=2), encoding="utf-8")
+    print_summary(console, solved.summary)
+    console.print(f"wrote {out}" + (f" and {prices}" if policy is not None else ""), markup=False)
+
+
+def write_frame(frame: pl.DataFrame, out: Path) -> None:
+    """Parquet, or CSV with categories as text; atomically."""
+    with atomic_path(out) as tmp:
+        if out.suffix.lower() == ".csv":
+            frame.with_columns(pl.col(pl.Enum).cast(pl.String)).write_csv(tmp)
+        else:
+            frame.write_parquet(tmp)
 
 
 def plan_model(loaded: LoadedPlan, cohort: Path, decisions: Path | None, progress: Progress) -> PlanModel:
@@ -230,7 +258,7 @@ def plan_model(loaded: LoadedPlan, cohort: Path, decisions: Path | None, progres
 
 
 def _solve_or_exit(console: Console, model: PlanModel, method: str, time_limit: float, gap: float,
-                   progress: Progress) -> tuple[PlanSummary, pl.DataFrame]:
+                   progress: Progress) -> SolvedPlan:
     try:
         return solve_plan(model, method, time_limit, gap, progress)
     except PlanNotSolved as err:

@@ -40,7 +40,8 @@ def suffixes(*allowed: str) -> Callable[[Path | None], Path | None]:
     """An output whose format is chosen by its suffix."""
     def check(value: Path | None) -> Path | None:
         if value is not None and value.suffix.lower() not in allowed:
-            raise typer.BadParameter(f"{value} must end in {', '.join(allowed[:-1])} or {allowed[-1]}")
+            endings = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
+            raise typer.BadParameter(f"{value} must end in {endings}")
         return value
     return check
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from optimizer.problem import AllocationProblem, FloatArray, Sense
+from optimizer.problem import AllocationProblem, FloatArray, IntArray, Sense
+from optimizer.user_chunks import ChunkRunner, reduced_block
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,27 @@ class PricePolicy:
     @classmethod
     def from_solution(cls, problem: AllocationProblem, prices: FloatArray) -> PricePolicy:
         return cls(np.asarray(prices, dtype=np.float64), problem.sense.copy(), problem.action_names)
+
+    def best_actions(self, problem: AllocationProblem, runner: ChunkRunner | None = None
+                     ) -> tuple[IntArray, FloatArray]:
+        """Every user of `problem` at once: (N,) action index or -1, and (N,) its reduced value (0 for nothing)."""
+        if problem.constraints != self.prices.size:
+            raise ValueError(f"{self.prices.size} prices for a problem with {problem.constraints} constraints")
+        signed = np.where(self.sense == Sense.LE, self.prices, -self.prices)
+        action: IntArray = np.full(problem.users, -1, dtype=np.int64)
+        reduced: FloatArray = np.zeros(problem.users)
+
+        def chunk(start: int, stop: int) -> None:
+            block = reduced_block(problem, start, stop, signed, np.float64)
+            best = np.argmax(block, axis=1)
+            score = block[np.arange(stop - start), best]
+            take = score > 0  # as in best_action: doing nothing wins a tie
+            action[start:stop] = np.where(take, best, -1)
+            reduced[start:stop] = np.where(take, score, 0.0)
+
+        if problem.actions:
+            (runner or ChunkRunner()).map(problem.users, chunk)
+        return action, reduced
 
     def best_action(self, value: FloatArray, eligible: np.ndarray, weight: FloatArray) -> int:
         """value (A,), eligible (A,), weight (K, A) for one user → the action index, or -1 for nothing.

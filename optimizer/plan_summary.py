@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 from optimizer.allocation import Allocation
 from optimizer.build_problem import PlanModel
 from optimizer.plan_file import Objective
-from optimizer.problem import FloatArray
+from optimizer.problem import FloatArray, IntArray
 
 NONE = "none"
 
@@ -99,10 +99,9 @@ class PlanSummary(BaseModel):
     shifts: list[ShiftLine] = []
 
 
-def allocation_frame(model: PlanModel, allocation: Allocation) -> pl.DataFrame:
-    """One row per user: the action taken (or "none") and its expected figures."""
+def allocation_frame(model: PlanModel, action: IntArray) -> pl.DataFrame:
+    """One row per user: the action taken (index, or −1 for "none") and its expected figures."""
     problem, m = model.problem, model.measures
-    action = allocation.action
     taken = action >= 0
     rows = np.arange(problem.users)
     col = np.where(taken, action, 0)

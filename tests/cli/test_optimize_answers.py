@@ -85,7 +85,7 @@ def test_an_unknown_bound_and_missing_prices_are_said_not_shown_as_inf_or_zeros(
     # What exact-pulp reported after a CBC time-out, and an exact run whose MIP used up the time limit.
     timed_out = dataclasses.replace(exact, bound=float("inf"), prices=np.zeros(model.problem.constraints),
                                     prices_note="prices not computed: time limit")
-    summary = summarize_plan(model, timed_out, allocation_frame(model, timed_out))
+    summary = summarize_plan(model, timed_out, allocation_frame(model, timed_out.action))
     assert summary.headline.bound is None and summary.headline.gap is None
     assert all(line.price is None for line in summary.constraints)
     console = Console(record=True, width=140)

@@ -162,7 +162,7 @@ def test_a_plan_over_a_shifts_capacity_cannot_be_produced(cohort: Path, tmp_path
     overbooked[moved] = late
     assert [v.constraint for v in check_feasible(problem, overbooked)] == ["agent_minutes@evening"]
     # The summary shows the same use per shift, and the allocation says which shift each call is in.
-    frame = allocation_frame(model, solved)
+    frame = allocation_frame(model, solved.action)
     summary = summarize_plan(model, solved, frame)
     assert [s.shift for s in summary.shifts] == ["morning", "afternoon", "evening"]
     assert summary.shifts[2].capacity[0].used == pytest.approx(problem.usage_of(solved.action)[evening])
@@ -176,7 +176,7 @@ def test_a_plan_over_a_shifts_capacity_cannot_be_produced(cohort: Path, tmp_path
 
 def test_a_plan_without_shifts_has_no_shift_column(weekly: PlanModel) -> None:
     solved = HighsExactSolver(time_limit=60).solve(weekly.problem)
-    frame = allocation_frame(weekly, solved)
+    frame = allocation_frame(weekly, solved.action)
     assert "shift" not in frame.columns
     assert summarize_plan(weekly, solved, frame).shifts == []
     assert weekly.loaded.constraint_names == tuple(c.name for c in weekly.loaded.plan.constraints)
