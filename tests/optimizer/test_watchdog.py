@@ -22,7 +22,7 @@ from optimizer.solver_protocol import SolverUnavailable
 from optimizer.watchdog import SolverProcessError, Watchdog, load_problem, save_problem
 from tests.optimizer.test_lagrangian_bound import marketing_problem
 
-# The helper solvers below are pickled into a spawned child, which imports this module by name to rebuild them.
+# The helper solvers below are pickled into the child, which imports this module by name to rebuild them.
 
 
 @dataclass(frozen=True)
@@ -90,11 +90,9 @@ def test_a_solver_that_does_not_return_is_stopped_with_its_helpers(problem: Allo
     assert _gone(helper_pid), "the solver's own helper process outlived the watchdog"
 
 
-@pytest.mark.parametrize("start_method", ["spawn", "forkserver"])
-def test_a_finished_answer_comes_back_unchanged(problem: AllocationProblem, start_method: str) -> None:
+def test_a_finished_answer_comes_back_unchanged(problem: AllocationProblem) -> None:
     direct = HighsExactSolver(time_limit=30).solve(problem)
-    watched = Watchdog(HighsExactSolver(time_limit=30), deadline=60.0,
-                       start_method="spawn" if start_method == "spawn" else "forkserver").solve(problem)
+    watched = Watchdog(HighsExactSolver(time_limit=30), deadline=60.0).solve(problem)
     assert watched.status is direct.status is SolveStatus.OPTIMAL
     np.testing.assert_array_equal(watched.action, direct.action)
     assert watched.objective == direct.objective
@@ -146,3 +144,24 @@ def test_auto_falls_back_to_the_dual_when_the_mip_is_stopped(problem: Allocation
     assert result.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
     assert check_feasible(problem, result.action) == []
     assert result.message.startswith("auto: exact-highs gave no plan (stopped by the watchdog at its 3 s deadline")
+
+
+def test_a_script_without_a_main_guard_can_use_exact_methods(tmp_path: Path) -> None:
+    """The child never imports the caller's main module: a plain script (no `if __name__ == "__main__":`) that
+    calls an exact method under the watchdog gets its plan, and does not run itself again in the child."""
+    script = tmp_path / "plain.py"
+    marker = tmp_path / "runs.txt"
+    script.write_text(
+        "from pathlib import Path\n"
+        f"with open({str(marker)!r}, 'a') as f: f.write('run\\n')\n"
+        "from optimizer import solvers\n"
+        "from tests.optimizer.test_lagrangian_bound import marketing_problem\n"
+        "result = solvers.solve(marketing_problem(30, seed=2), 'exact-highs', time_limit=60)\n"
+        "print(result.status.value, result.method)\n", encoding="utf-8")
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=120,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["optimal", "exact-highs"]
+    assert marker.read_text().splitlines() == ["run"]
