@@ -13,13 +13,14 @@ denominator (build_problem's ShareParts), and keeps the right-hand side at 0.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from optimizer.allocation import Allocation, SolveStatus
-from optimizer.problem import AllocationProblem, FloatArray
+from optimizer.frontier_consistency import Worth, consistent
+from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver
 
 PointSolve = Callable[[AllocationProblem, FloatArray | None], Allocation]  # a point's problem, start prices
@@ -59,21 +60,27 @@ class Sweep:
 
 def frontier(problem: AllocationProblem, constraint: int, limits: FloatArray,
              options: LagrangianOptions | None = None, *, share: ShareRow | None = None,
-             solve: PointSolve | None = None) -> list[FrontierPoint]:
+             solve: PointSolve | None = None, worth: Worth | None = None,
+             candidates: Sequence[IntArray] = ()) -> list[FrontierPoint]:
     """Solve the problem with constraint `constraint`'s limit set to each of `limits`, in order.
 
     `share` makes the limit a share (see the module docstring). `solve` solves one point from the last prices
-    a point gave (None for the first); by default the Lagrangian with `options`."""
+    a point gave (None for the first); by default the Lagrangian with `options`. The points are then made
+    consistent (optimizer/frontier_consistency.py): each shows the best checked plan found at any tighter point
+    or among `candidates`, and no bound falls as the limit loosens; `worth` is the objective (default: value)."""
     run: PointSolve = solve if solve is not None else LagrangianSolver(options).solve
     sweep = Sweep(problem, constraint, share)
-    points: list[FrontierPoint] = []
+    answers: list[Allocation] = []
     prices: FloatArray | None = None
     for limit in limits:
         allocation = run(sweep.at(float(limit)), prices)
         if allocation.status not in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION) and allocation.has_prices:
             prices = allocation.prices
-        points.append(FrontierPoint(float(limit), allocation))
-    return points
+        answers.append(allocation)
+    points = [float(limit) for limit in limits]
+    looser_up = problem.sense[constraint] < 0  # a maximum (a share's too) loosens as it rises, a minimum as it falls
+    answers = consistent(points, answers, sweep.at, looser_up, worth or Worth(problem.value), candidates)
+    return [FrontierPoint(limit, answer) for limit, answer in zip(points, answers, strict=True)]
 
 
 def grid(low: float, high: float, steps: int) -> FloatArray:

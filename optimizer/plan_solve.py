@@ -10,6 +10,7 @@ solved as a ratio (optimizer/ratio_objective.py), never as a weighted sum.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
@@ -18,8 +19,9 @@ from optimizer import solvers
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.build_problem import PlanModel
 from optimizer.frontier import FrontierPoint, ShareRow, frontier
+from optimizer.frontier_consistency import Worth
 from optimizer.plan_file import Objective
-from optimizer.problem import AllocationProblem, FloatArray
+from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.ratio_objective import solve_ratio
 from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver, Progress
 from optimizer.solvers import AUTO, EXACT_MAX_USERS
@@ -96,12 +98,16 @@ def share_row(model: PlanModel, constraint: int) -> ShareRow | None:
 
 def plan_frontier(model: PlanModel, constraint: int, limits: FloatArray, method: str = AUTO,
                   time_limit: float = solvers.DEFAULT_TIME_LIMIT, gap: float = 1e-4,
-                  progress: Progress | None = None) -> list[FrontierPoint]:
+                  progress: Progress | None = None, candidates: Sequence[IntArray] = ()) -> list[FrontierPoint]:
     """The plan solved for its own objective at each limit of one of its rows (a share's limit is the share);
-    each point gets `time_limit` seconds."""
+    each point gets `time_limit` seconds. `candidates` (the plan's own solve, say) are plans each point also
+    considers (optimizer/frontier_consistency.py)."""
 
     def point(problem: AllocationProblem, start: FloatArray | None) -> Allocation:
         solve = warm_solver(problem, method, time_limit, gap, progress)
         return solve_objective(model, problem, solve, start, min(QUICK_SECONDS, 0.1 * time_limit))
 
-    return frontier(model.problem, constraint, limits, share=share_row(model, constraint), solve=point)
+    roi = model.loaded.plan.objective is Objective.ROI
+    worth = Worth(model.measures.profit, model.measures.spend) if roi else Worth(model.problem.value)
+    return frontier(model.problem, constraint, limits, share=share_row(model, constraint), solve=point,
+                    worth=worth, candidates=candidates)
