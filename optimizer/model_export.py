@@ -2,7 +2,8 @@
 
 The model is the one HiGHS solves (built from arrays by `build_highs_model`), written by HiGHS's own writer:
 one binary column per eligible (user, action) pair named `x_<user>_<action>`, one row `one_<user>` ("at most
-one action") per user, then the K coupling rows under the planner's names.
+one action") per user, then the K coupling rows under the planner's names; `<user>` is the user's id when the
+caller gives the ids (`decide optimize --export` does), else the user's row number.
 Names are made ASCII-safe ([A-Za-z0-9_], not starting with a digit), because LP and MPS readers differ in what
 else they accept; a name that had to change keeps its index as a prefix (`c3_...`) so it stays unique.
 The objective is maximised: the .lp file says `max`, the .mps file has an OBJSENSE MAX section (free MPS).
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import highspy
@@ -56,18 +58,32 @@ def model_format(path: Path) -> ModelFormat:
     raise ValueError(f"cannot export to '{path}': the file name must end in .lp or .mps, not '{path.suffix}'")
 
 
-def export_model(problem: AllocationProblem, path: Path | str) -> Path:
-    """Write the MIP to `path` (.lp or .mps, by its suffix); returns the path written."""
+def export_model(problem: AllocationProblem, path: Path | str, user_names: Sequence[str] | None = None,
+                 comment: Sequence[str] = ()) -> Path:
+    """Write the MIP to `path` (.lp or .mps, by its suffix); returns the path written.
+
+    `user_names` (the users' ids) name the columns and the "at most one" rows (made safe as above; by default
+    the user's row number), so a planner's solution maps back to users by name, not by position. `comment`
+    lines go at the top of the file, where both formats allow comments."""
     path = Path(path)
-    model_format(path)
+    fmt = model_format(path)
     model = build_highs_model(problem, integer=True)
     actions = safe_names(problem.action_names, "a")
+    users = safe_names(tuple(user_names), "u") if user_names is not None else [str(u) for u in range(problem.users)]
     lp = model.lp
-    lp.col_names_ = [f"x_{u}_{actions[a]}" for u, a in zip(model.users.tolist(), model.actions.tolist(),
-                                                            strict=True)]
-    lp.row_names_ = [f"one_{u}" for u in range(problem.users)] + safe_names(problem.constraint_names, "c")
+    lp.col_names_ = [f"x_{users[u]}_{actions[a]}" for u, a in zip(model.users.tolist(), model.actions.tolist(),
+                                                                    strict=True)]
+    lp.row_names_ = [f"one_{users[u]}" for u in range(problem.users)] + safe_names(problem.constraint_names, "c")
     highs = new_highs()
     highs.passModel(lp)
     if highs.writeModel(str(path)) != highspy.HighsStatus.kOk:
         raise ModelExportError(f"HiGHS could not write the model to '{path}'")
+    if comment:
+        _prepend(path, [("\\ " if fmt is ModelFormat.LP else "* ") + line for line in comment])
     return path
+
+
+def _prepend(path: Path, lines: list[str]) -> None:
+    """Comment lines before the model (LP: a backslash; MPS: an asterisk in the first column)."""
+    body = path.read_bytes()
+    path.write_bytes(("\n".join(lines) + "\n").encode("utf-8") + body)

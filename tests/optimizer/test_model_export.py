@@ -75,3 +75,22 @@ def test_safe_names_are_unique_and_ascii() -> None:
 def test_an_unknown_suffix_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"must end in \.lp or \.mps, not '\.txt'"):
         export_model(planner_problem(), tmp_path / "plan.txt")
+
+
+@pytest.mark.parametrize("suffix", [".lp", ".mps"])
+def test_users_are_named_by_their_ids_and_the_file_says_what_it_is(suffix: str, tmp_path: Path) -> None:
+    problem = planner_problem()
+    ids = [f"U{u:04d}" for u in range(problem.users - 1)] + ["37 odd id"]  # the last one is not a safe name
+    comment = ["decide: plan test", "objective: maximise expected profit"]
+    path = export_model(problem, tmp_path / f"plan{suffix}", user_names=ids, comment=comment)
+    text = path.read_text(encoding="utf-8")
+    mark = "\\ " if suffix == ".lp" else "* "
+    assert text.startswith(f"{mark}decide: plan test\n{mark}objective: maximise expected profit\n")
+    expected = HighsExactSolver(time_limit=60, mip_gap=0.0).solve(problem)
+    objective, columns, _ = solve_file(path)  # the comments do not disturb a reader
+    assert objective == pytest.approx(expected.objective, rel=1e-9)
+    actions = safe_names(problem.action_names, "a")
+    users = {name.removeprefix("x_").removesuffix("_" + next(a for a in actions if name.endswith("_" + a)))
+             for name in columns}
+    assert "U0000" in users and "u79_37_odd_id" in users
+    assert len(users) == int(problem.eligible.any(axis=1).sum())
