@@ -25,6 +25,7 @@ from engine.cohort import (
     with_row_ids,
 )
 from engine.decisions import DecisionSummary, summarize
+from engine.decisions_provenance import inputs_digest, metadata
 from engine.evaluate_batch import decision_plan
 from engine.pipeline import CompiledRuleset
 
@@ -62,11 +63,12 @@ def apply_file(ruleset: CompiledRuleset, cohort_path: str | Path, out: str | Pat
     else:
         cohort = Cohort.load(source, ruleset.schema, ruleset.id_field, row_ids)
         decisions = ruleset.apply(cohort)
+        written = decisions.frame.with_columns(cohort.frame.select(inputs_digest(ruleset)))
         with atomic_path(target) as tmp:
             if kind == "parquet":
-                decisions.frame.write_parquet(tmp)
+                written.write_parquet(tmp, metadata=metadata(ruleset))
             else:
-                _csv_frame(decisions.frame).write_csv(tmp)
+                _csv_frame(written).write_csv(tmp)
         rows = decisions.height
         streamed = False
         if progress:
@@ -96,7 +98,8 @@ def _stream_parquet(ruleset: CompiledRuleset, source: Path, target: Path, kind: 
     if problems:
         raise CohortError(str(source), problems)
     total = int(scan.select(pl.len()).collect().item())
-    plan = decision_plan(ruleset, scan.select(exprs))
+    typed = scan.select(exprs)
+    plan = pl.concat([decision_plan(ruleset, typed), typed.select(inputs_digest(ruleset))], how="horizontal")
     with atomic_path(target) as tmp:
         if kind == "csv":
             plan.select(pl.all()).with_columns(pl.col(pl.Enum).cast(pl.String)).sink_csv(tmp, engine="streaming")
@@ -108,7 +111,8 @@ def _stream_parquet(ruleset: CompiledRuleset, source: Path, target: Path, kind: 
             for offset in range(0, max(total, 1), chunk_rows):
                 table = plan.slice(offset, chunk_rows).collect(engine="streaming").to_arrow()
                 if writer is None:
-                    writer = pq.ParquetWriter(tmp, table.schema, compression="zstd")
+                    schema = table.schema.with_metadata(metadata(ruleset))
+                    writer = pq.ParquetWriter(tmp, schema, compression="zstd")
                 writer.write_table(table)
                 if progress:
                     progress(min(offset + chunk_rows, total), total)

@@ -59,10 +59,11 @@ class CohortError(Exception):
         if len(self.problems) > MAX_SHOWN:
             lines.append(f"… and {len(self.problems) - MAX_SHOWN} more kinds of problem")
         bad_values = sum(p.count for p in self.problems if p.rows)
-        columns = sum(1 for p in self.problems if not p.rows)
+        columns = sum(1 for p in self.problems if not p.rows and p.column != NO_COLUMN)
+        files = sum(1 for p in self.problems if not p.rows and p.column == NO_COLUMN)
         found = ", ".join(part for part in (
-            f"{bad_values:,} bad value(s)" if bad_values else "", f"{columns} column problem(s)" if columns else "")
-            if part)
+            f"{bad_values:,} bad value(s)" if bad_values else "", f"{columns} column problem(s)" if columns else "",
+            f"{files} file problem(s)" if files else "") if part)
         lines.append(f"{found} in {self.source}; nothing was written")
         return "\n".join(lines)
 
@@ -298,6 +299,18 @@ class Cohort:
             except CohortError as err:
                 raise CohortError(source, err.problems, csv=True) from None
         return cls.from_frame(scan_parquet(path), schema, id_field, source, row_ids)
+
+
+def cohort_columns(path: str | Path) -> frozenset[str]:
+    """The columns a cohort file (or folder of Parquet files) holds, without reading its rows; empty when there
+    is no such file (loading it then says so)."""
+    path = Path(path)
+    if not path.exists():
+        return frozenset()
+    if _is_csv(path):
+        separator = "\t" if path.suffix.lower() == ".tsv" else ","
+        return frozenset(pl.read_csv(path, n_rows=0, separator=separator).columns)
+    return frozenset(scan_parquet(path).collect_schema().names())
 
 
 def _is_csv(path: Path) -> bool:

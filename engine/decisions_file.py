@@ -5,6 +5,8 @@ optimizer instead of applying the rules again. The file is held to what the rule
 column it would write, each in its type (tiers among the ruleset's tiers, tags and eligibility true/false,
 never missing), one row per user, and a decision for every user of the cohort. Decisions for users who are not
 in the cohort are left out and counted: the nightly batch covers everyone, a campaign's cohort is a part.
+Where the file records its provenance (engine/decisions_provenance.py), decisions made by other rules, or for
+users whose inputs in the cohort differ from the ones they were made from, are refused.
 """
 
 from __future__ import annotations
@@ -15,9 +17,17 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.cohort import PII_MASK, Cohort, CohortError, CohortProblem, hash_pii, target_dtype
+from engine.cohort import NO_COLUMN, PII_MASK, Cohort, CohortError, CohortProblem, hash_pii, target_dtype
 from engine.compiled import FieldInfo
 from engine.decisions import ELIGIBLE_PREFIX, Decisions
+from engine.decisions_provenance import (
+    INPUTS_DIGEST,
+    Provenance,
+    input_fields,
+    inputs_digest,
+    read_provenance,
+    rules_sha256,
+)
 from engine.diagnostics import display_path
 from engine.evaluate_batch import decision_plan, decisions_from_frame
 from engine.expression_ast import BOOLEAN, INTEGER, NUMBER, STRING, Kind, Type
@@ -31,6 +41,7 @@ _SHOWN = 5
 class LoadedDecisions:
     decisions: Decisions  # in the cohort's order
     ignored: int  # decisions for users not in the cohort
+    unchecked: str = ""  # why the decisions could not be checked against the cohort's inputs; "" when they were
 
 
 def decision_columns(ruleset: CompiledRuleset) -> pl.Schema:
@@ -67,6 +78,14 @@ def load_decisions(path: str | Path, ruleset: CompiledRuleset, cohort: Cohort) -
     writer = os.path.normpath(display_path(ruleset.path))
     schema = {name: _field(name, dtype, rule_columns, writer)
               for name, dtype in columns.items() if name != id_field}
+    schema[INPUTS_DIGEST] = FieldInfo(INPUTS_DIGEST, STRING, required=False)
+    provenance = read_provenance(Path(path))
+    if provenance is not None and provenance.sha256 != rules_sha256(ruleset):
+        raise CohortError(str(path), [CohortProblem(
+            "other-rules", NO_COLUMN,
+            f"these decisions were made by the rules '{provenance.rules}' (version {provenance.version}), whose files "
+            f"are not those of {writer} (version {ruleset.version}): apply these rules again (decide rules apply), "
+            "or point the plan at the rules that made the decisions")])
     read = Cohort.load(path, schema, id_field)
     source = read.source
     id_info = cohort.schema.get(id_field)
@@ -84,6 +103,37 @@ def load_decisions(path: str | Path, ruleset: CompiledRuleset, cohort: Cohort) -
             f"{missing.height:,} user(s) of the cohort {cohort.source} have no decision here (were the decisions "
             "made from another cohort?); rows of the cohort", missing.height, tuple(shown["__row"].to_list()),
             values)])
+    unchecked = _check_inputs(matched, ruleset, cohort, source, provenance)
     frame = matched.select([pl.col(name).cast(dtype) if name in matched.columns
                             else pl.lit(None, dtype=dtype).alias(name) for name, dtype in columns.items()])
-    return LoadedDecisions(decisions_from_frame(ruleset, frame), read.height - cohort.height)
+    return LoadedDecisions(decisions_from_frame(ruleset, frame), read.height - cohort.height, unchecked)
+
+
+def _check_inputs(matched: pl.DataFrame, ruleset: CompiledRuleset, cohort: Cohort, source: str,
+                  provenance: Provenance | None) -> str:
+    """Refuse decisions for users whose inputs differ from the ones they were made from; or say why that could
+    not be checked (returned: a note for the planner)."""
+    if matched[INPUTS_DIGEST].null_count():
+        return ("the file does not record the inputs each decision was made from (no inputs_digest column), so "
+                "the decisions could not be checked against the cohort")
+    missing = [name for name in input_fields(ruleset) if name not in cohort.frame.columns]
+    if missing:
+        return (f"the cohort does not hold the rules' inputs ({', '.join(missing[:4])}"
+                f"{', …' if len(missing) > 4 else ''}), so the decisions could not be checked against it")
+    now = cohort.frame.select(inputs_digest(ruleset))[INPUTS_DIGEST]
+    differ = matched.with_columns(now.alias("__now")).filter(pl.col(INPUTS_DIGEST) != pl.col("__now"))
+    if differ.height == 0:
+        return ""
+    id_info = cohort.schema.get(ruleset.id_field)
+    hashed = id_info is not None and id_info.pii
+    shown = differ.head(_SHOWN)
+    version = f"polars {pl.__version__}"
+    upgrade = (f"; the file's digests were made with {provenance.digest}, this is {version}: if only that changed, "
+               "apply the rules again" if provenance is not None and provenance.digest != version else "")
+    raise CohortError(source, [CohortProblem(
+        "other-inputs", ruleset.id_field,
+        f"{differ.height:,} user(s) of the cohort {cohort.source} have other inputs than the ones these decisions "
+        f"were made from (the same ids for other people, or data changed since){upgrade}; rows of the cohort",
+        differ.height, tuple(shown["__row"].to_list()),
+        tuple(PII_MASK if hashed else f"'{v}'" for v in cohort.frame[ruleset.id_field].gather(
+            [r - 1 for r in shown["__row"].to_list()]).to_list()))])

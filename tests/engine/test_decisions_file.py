@@ -56,7 +56,7 @@ def test_read_back_equals_applied_in_cohort_order(pipeline: CompiledRuleset, wri
 def test_decisions_for_other_users_are_counted_and_left_out(pipeline: CompiledRuleset,
                                                             written: tuple[Cohort, Path]) -> None:
     cohort, folder = written
-    full = pl.read_parquet(folder / "decisions.parquet")
+    full = pl.read_parquet(folder / "decisions.parquet").drop("inputs_digest")
     part = Cohort(cohort.frame.slice(50, 300), cohort.schema, cohort.id_field, "part")
     read = load_decisions(folder / "decisions.parquet", pipeline, part)
     assert read.ignored == 100
@@ -98,3 +98,57 @@ def test_the_rule_column_may_be_left_out(pipeline: CompiledRuleset, written: tup
     read = load_decisions(folder / "slim.parquet", pipeline, cohort)
     assert read.decisions.frame["tier_rule"].null_count() == cohort.height
     assert read.decisions.frame.drop("tier_rule").equals(pipeline.apply(cohort).frame.drop("tier_rule"))
+
+
+def test_decisions_for_other_inputs_are_refused(pipeline: CompiledRuleset, written: tuple[Cohort, Path]) -> None:
+    """The same ids with other data (another cohort, or data changed since): those users are named."""
+    cohort, folder = written
+    changed = cohort.frame.with_columns(
+        pl.when(pl.int_range(pl.len()).is_in([4, 9, 200])).then(pl.lit(3)).otherwise(pl.col("overdue_12m"))
+        .alias("overdue_12m"))
+    changed = changed.with_columns(pl.when(pl.int_range(pl.len()) == 9).then(pl.lit(5)).otherwise(
+        pl.col("overdue_12m")).alias("overdue_12m"))
+    now = Cohort(changed, cohort.schema, cohort.id_field, "changed.parquet")
+    differing = int((changed["overdue_12m"] != cohort.frame["overdue_12m"]).sum())
+    assert differing >= 1
+    with pytest.raises(CohortError) as err:
+        load_decisions(folder / "decisions.parquet", pipeline, now)
+    text = err.value.render()
+    assert f"{differing} user(s) of the cohort changed.parquet have other inputs" in text
+    assert "[other-inputs]" in text
+
+
+def test_decisions_made_by_other_rules_are_refused(pipeline: CompiledRuleset, written: tuple[Cohort, Path],
+                                                   tmp_path: Path) -> None:
+    cohort, folder = written
+    for name in ("pipeline.yaml", "risk.yaml", "contact.yaml"):
+        text = (FIXTURES / name).read_text(encoding="utf-8")
+        (tmp_path / name).write_text(text.replace("credit_score >= 700", "credit_score >= 720"), encoding="utf-8")
+    edited = load_ruleset(tmp_path / "pipeline.yaml")
+    with pytest.raises(CohortError, match=r"these decisions were made by the rules 'small' \(version 1\), whose "
+                                          r"files are not those of"):
+        load_decisions(folder / "decisions.parquet", edited, cohort)
+
+
+def test_what_could_not_be_checked_is_said(pipeline: CompiledRuleset, written: tuple[Cohort, Path]) -> None:
+    cohort, folder = written
+    slim = Cohort(cohort.frame.select("user_id", "income"),
+                  {name: cohort.schema[name] for name in ("user_id", "income")}, cohort.id_field)
+    read = load_decisions(folder / "decisions.parquet", pipeline, slim)
+    assert read.unchecked.startswith("the cohort does not hold the rules' inputs (")
+    pl.read_parquet(folder / "decisions.parquet").drop("inputs_digest").write_parquet(folder / "other.parquet")
+    read = load_decisions(folder / "other.parquet", pipeline, cohort)
+    assert "no inputs_digest column" in read.unchecked
+    assert load_decisions(folder / "decisions.parquet", pipeline, cohort).unchecked == ""
+
+
+def test_the_digest_does_not_depend_on_how_the_file_was_written(pipeline: CompiledRuleset,
+                                                                written: tuple[Cohort, Path]) -> None:
+    cohort, folder = written
+    cohort.frame.write_csv(folder / "cohort.csv")
+    apply_file(pipeline, folder / "cohort.csv", folder / "memory.parquet")  # in memory, not streamed
+    apply_file(pipeline, folder / "cohort.parquet", folder / "chunks.parquet", chunk_rows=70)
+    digests = [pl.read_parquet(folder / f)["inputs_digest"] for f in ("memory.parquet", "chunks.parquet",
+                                                                     "decisions.parquet")]
+    assert digests[0].equals(digests[1]) and digests[1].equals(digests[2])
+    assert digests[0].n_unique() > 300
