@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from decide import render
+from decide import options, render
 from decide.cohort_commands import cohort_app
 from decide.demo import run_demo
 from decide.optimize_commands import PlanNotSolved, frontier_command, optimize
@@ -36,7 +36,7 @@ app.command("policy")(policy_command)
 @app.command()
 def demo(
     rows: Annotated[int, typer.Option(help="users in the synthetic cohort", min=1)] = 200_000,
-    out: Annotated[Path, typer.Option(help="folder for the demo's files")] = Path("out/demo"),
+    out: Annotated[Path, typer.Option(help="folder for the demo's files", callback=options.folder)] = Path("out/demo"),
     seed: Annotated[int, typer.Option(help="seed of the synthetic cohort")] = 20261124,
 ) -> None:
     """Run everything decide can do so far, end to end, on a synthetic cohort.
@@ -59,7 +59,7 @@ def demo(
             errors.print(str(err), markup=False)
             errors.print(f"the shipped plans are sized for about 200,000 users; {rows:,} cannot meet them: run the "
                          "demo with a larger --rows", markup=False)
-            raise typer.Exit(render.USER_ERROR) from None
+            raise typer.Exit(err.exit_code) from None
 
 
 def main() -> None:

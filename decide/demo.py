@@ -100,7 +100,8 @@ def run_demo(console: Console, rows: int, out: Path, seed: int) -> None:
     console.rule("6. what if the budget were different? the frontier, each point certified")
     budget = loaded.constraint_names.index("total_budget")
     limit = float(model.problem.rhs[budget])
-    points = plan_frontier(model, budget, grid(0.5 * limit, 1.5 * limit, 5), "lagrangian", 120.0, 1e-4)
+    points = plan_frontier(model, budget, grid(0.5 * limit, 1.5 * limit, 5), "lagrangian", 120.0, 1e-4,
+                           candidates=[solved.allocation.action])  # step 5's plan is one of the points
     console.print(frontier_table(model, "total_budget", budget, points))
 
     console.rule("7. the same campaign with agents and voice-bot lines staffed per shift")

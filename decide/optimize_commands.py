@@ -14,8 +14,9 @@ from rich.console import Console
 from rich.table import Table
 
 from decide import options, render
-from engine import Cohort
+from engine import Cohort, CohortError, CohortProblem
 from engine.atomic_write import atomic_path
+from engine.cohort import NO_COLUMN, cohort_columns
 from engine.decisions_file import load_decisions
 from optimizer import solvers
 from optimizer.allocation import Allocation, SolveStatus
@@ -25,6 +26,7 @@ from optimizer.frontier import FrontierPoint, grid
 from optimizer.infeasibility import amount
 from optimizer.model_export import export_model
 from optimizer.plan_conflicts import explain_plan
+from optimizer.plan_file import Objective
 from optimizer.plan_policy import PricesUnavailable, price_file
 from optimizer.plan_solve import QUICK_SECONDS, plan_frontier, share_row, solve_objective, warm_solver
 from optimizer.plan_summary import Headline, PlanSummary, allocation_frame, headline, limit_prices, summarize_plan
@@ -33,7 +35,12 @@ from optimizer.solvers import AUTO
 
 
 class PlanNotSolved(Exception):
-    pass
+    """No plan to write: the plan is infeasible (exit 2), no plan was found in the time limit (exit 3), or the
+    solver's plan failed our own check (exit 1: a bug in decide or a solver, never the planner's mistake)."""
+
+    def __init__(self, message: str, exit_code: int = render.USER_ERROR) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 @dataclass(frozen=True)
@@ -48,14 +55,27 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
     problem = model.problem
     solve = warm_solver(problem, method, time_limit, gap, progress)
     allocation = solve_objective(model, problem, solve, quick_seconds=min(QUICK_SECONDS, 0.1 * time_limit))
-    if allocation.status in (SolveStatus.INFEASIBLE, SolveStatus.NO_SOLUTION):
+    if allocation.status is SolveStatus.NO_SOLUTION:  # stopped without a plan: nothing is proven about the plan
+        raise PlanNotSolved(_no_plan_in_time(model, allocation, time_limit), render.NO_PLAN_IN_TIME)
+    if allocation.status is SolveStatus.INFEASIBLE:
         raise PlanNotSolved(_why_not(model, allocation.status, allocation.message))
     violations = check_feasible(problem, allocation.action)
     if violations:  # never write a plan our own checker rejects, whatever the solver said
-        raise PlanNotSolved("the solver's plan fails the feasibility check: " +
-                            "; ".join(v.message for v in violations))
+        raise PlanNotSolved(f"{allocation.method}'s plan fails decide's own feasibility check, so it was not "
+                            "written (a bug in the solver or in decide: please report it): " +
+                            "; ".join(v.message for v in violations), render.INTERNAL_ERROR)
     frame = allocation_frame(model, allocation.action)
     return SolvedPlan(summarize_plan(model, allocation, frame), frame, allocation)
+
+
+def _no_plan_in_time(model: PlanModel, allocation: Allocation, time_limit: float) -> str:
+    """A solver stopped before it found any plan: say so, and what to try; never that the plan is infeasible."""
+    hint = ("give it more time (--time-limit)" if allocation.method == "lagrangian" else
+            "give it more time (--time-limit), or use --method lagrangian, which finds plans for millions of "
+            "users in seconds and certifies how far they are from the best")
+    why = f" ({allocation.message})" if allocation.message else ""
+    return (f"{model.loaded.path}: no plan found: {allocation.method} stopped at the time limit of {time_limit:g} s "
+            f"before it found any plan{why}. That says nothing about whether the plan is feasible: {hint}")
 
 
 def _why_not(model: PlanModel, status: SolveStatus, message: str) -> str:
@@ -90,7 +110,7 @@ def headline_text(head: Headline) -> str:
 
 
 def print_headline(console: Console, summary: PlanSummary) -> None:
-    console.print(f"{summary.plan}: {summary.users:,} users, {summary.method} → {summary.status}; "
+    console.print(f"{summary.plan}: {render.count(summary.users, 'user')}, {summary.method} → {summary.status}; "
                   f"{headline_text(summary.headline)}; {summary.seconds:.2f} s", markup=False)
 
 
@@ -169,7 +189,8 @@ def optimize(
                                              callback=options.suffixes(".parquet", ".csv"))] = None,
     method: Annotated[str, typer.Option(
         help="auto, lagrangian, exact-highs, exact-scip, exact-cpsat or exact-pulp", callback=_method)] = AUTO,
-    time_limit: Annotated[float, typer.Option(help="seconds, above 0", callback=options.seconds)] = 300.0,
+    time_limit: Annotated[float, typer.Option(help="seconds for solving, above 0 (reading the cohort and building "
+                                              "the model come on top)", callback=options.seconds)] = 300.0,
     gap: Annotated[float, typer.Option(help="target certified gap for the lagrangian method, between 0 and 1",
                                        callback=options.gap)] = 1e-4,
     export: Annotated[Path | None, typer.Option(
@@ -191,6 +212,9 @@ def optimize(
     Example: decide optimize --plan plans/spring_campaign.yaml --cohort out/demo/cohort.parquet --out allocation.parquet
 
     Example: decide optimize --plan plans/spring_campaign.yaml --cohort cohort.parquet --export model.mps
+
+    Exit codes: 0 the plan was written; 2 a mistake in a file or an option, or a plan no allocation can meet
+    (the conflicting limits are named); 3 no plan was found within --time-limit (more time, or another method).
     """
     console = render.console()
     if out is None and export is None:
@@ -206,10 +230,13 @@ def optimize(
             loaded = load_plan(plan)
             model = plan_model(loaded, cohort, decisions, status.update)
             if export is not None:
+                lines = export_comment(model)
                 with atomic_path(export) as tmp:
-                    export_model(model.problem, tmp)
+                    export_model(model.problem, tmp, model.user_ids.to_list(), lines)
                 console.print(f"wrote {export} ({model.problem.users:,} users × {model.problem.actions} actions, "
                               f"{model.problem.constraints} constraints)", markup=False)
+                if model.loaded.plan.objective is Objective.ROI:
+                    render.console(stderr=True).print(f"note: {lines[-1]}", markup=False)
             if out is None:  # only the model was asked for
                 return
             solved = _solve_or_exit(console, model, method, time_limit, gap, status.update)
@@ -225,6 +252,22 @@ def optimize(
                 tmp.write_text(policy.model_dump_json(indent=2), encoding="utf-8")
     print_summary(console, solved.summary)
     console.print(f"wrote {out}" + (f" and {prices}" if policy is not None else ""), markup=False)
+
+
+def export_comment(model: PlanModel) -> list[str]:
+    """What the exported model is, at the top of the file: the plan, the sizes, the names, the objective."""
+    plan, problem = model.loaded.plan, model.problem
+    lines = [f"decide: plan {plan.plan} (version {plan.version}), {problem.users:,} users x {problem.actions} actions, "
+             f"{problem.constraints} constraints",
+             "columns x_<user id>_<action> (1: the user gets the action); rows one_<user id> (at most one action "
+             "per user), then the plan's constraints by name"]
+    if plan.objective is Objective.ROI:
+        lines.append("objective: roi is profit / spend, a ratio that no .lp or .mps file can state: this model "
+                     "maximises expected profit within the same constraints; decide optimize finds the best ratio "
+                     "by Dinkelbach steps, each this model with value profit - q * spend")
+    else:
+        lines.append(f"objective: maximise expected {'loans' if plan.objective is Objective.LOANS else 'profit'}")
+    return lines
 
 
 def write_frame(frame: pl.DataFrame, out: Path) -> None:
@@ -245,14 +288,23 @@ def plan_model(loaded: LoadedPlan, cohort: Path, decisions: Path | None, progres
         decided = loaded.rules.apply(users)
     else:
         progress(f"loading {cohort}")
-        users = Cohort.load(cohort, loaded.plan_schema(), loaded.rules.id_field)
+        # With the rules' inputs in the cohort, the decisions are checked against them (engine/decisions_file.py);
+        # without, the cohort needs only what the plan reads.
+        inputs = {n for n, info in loaded.rules.schema.items() if info.required}
+        whole = inputs <= cohort_columns(cohort)
+        users = Cohort.load(cohort, loaded.schema if whole else loaded.plan_schema(), loaded.rules.id_field)
         progress(f"loading {decisions}")
         read = load_decisions(decisions, loaded.rules, users)
+        notes = render.console(stderr=True)
         if read.ignored:
-            render.console(stderr=True).print(
-                f"note: {read.ignored:,} decision(s) in {decisions} are for users not in {cohort}; they were left "
-                "out", markup=False)
+            notes.print(f"note: {read.ignored:,} decision(s) in {decisions} are for users not in {cohort}; they were "
+                        "left out", markup=False)
+        if read.unchecked:
+            notes.print(f"note: {read.unchecked}", markup=False)
         decided = read.decisions
+    if users.height == 0:
+        raise CohortError(str(cohort), [CohortProblem("empty-cohort", NO_COLUMN, "the cohort has no users: there is "
+                                                                                "nothing to plan")])
     progress("building the integer program")
     return build_problem(loaded, users, decided)
 
@@ -265,7 +317,7 @@ def _solve_or_exit(console: Console, model: PlanModel, method: str, time_limit: 
         errors = render.console(stderr=True)
         errors.print(str(err), markup=False)
         errors.print("no plan was written", markup=False)
-        raise typer.Exit(render.USER_ERROR) from None
+        raise typer.Exit(err.exit_code) from None
 
 
 def frontier_command(
@@ -307,6 +359,11 @@ def frontier_command(
                                                       or loaded.plan.constraints[k].min_share is not None)
         if share and not (0.0 <= low <= 1.0 and 0.0 <= high <= 1.0):
             raise typer.BadParameter(f"'{constraint}' is a share: give --from and --to between 0 and 1 (0.15 is 15%)",
+                                     param_hint="'--from'/'--to'")
+        measure = loaded.plan.constraints[k].measure if k < len(loaded.plan.constraints) else "capacity"
+        if measure != "profit" and min(low, high) < 0:  # as a plan's own `max: -5` is: [negative-limit]
+            raise typer.BadParameter(f"'{constraint}' counts {measure}, which is never negative: a limit below 0 "
+                                     "can never be met (as a maximum) or constrains nothing (as a minimum)",
                                      param_hint="'--from'/'--to'")
         with render.console(stderr=True).status("loading the cohort") as status:
             model = plan_model(loaded, cohort, decisions, status.update)

@@ -37,13 +37,46 @@ def gap(value: float) -> float:
 
 
 def suffixes(*allowed: str) -> Callable[[Path | None], Path | None]:
-    """An output whose format is chosen by its suffix."""
+    """An output file whose format is chosen by its suffix, in a place it can be written: checked before any
+    work, so that a typo in a folder name does not cost a solve and then a traceback."""
     def check(value: Path | None) -> Path | None:
-        if value is not None and value.suffix.lower() not in allowed:
+        if value is None:
+            return value
+        if value.suffix.lower() not in allowed:
             endings = allowed[0] if len(allowed) == 1 else f"{', '.join(allowed[:-1])} or {allowed[-1]}"
             raise typer.BadParameter(f"{value} must end in {endings}")
+        problem = unwritable(value)
+        if problem:
+            raise typer.BadParameter(problem)
         return value
     return check
+
+
+def folder(value: Path) -> Path:
+    """An output folder: one that exists or can be made."""
+    if value.exists() and not value.is_dir():
+        raise typer.BadParameter(f"{value} is a file, not a folder")
+    problem = unwritable(value / "probe")
+    if problem:
+        raise typer.BadParameter(problem)
+    return value
+
+
+def unwritable(path: Path) -> str | None:
+    """Why `path` cannot be written (atomically: a temporary file beside it, then a rename), or None. Missing
+    folders are made when the output is written, so the nearest existing one must be a writable folder."""
+    if path.is_dir():
+        return f"{path} is a folder: give a file name inside it"
+    above = path.parent
+    while not above.exists():
+        if above.is_symlink() or above == above.parent:
+            return f"{path} cannot be written: {above} does not exist and cannot be made"
+        above = above.parent
+    if not above.is_dir():
+        return f"{path} cannot be written: {above} is a file, not a folder"
+    if not os.access(above, os.W_OK | os.X_OK):
+        return f"{path} cannot be written: no permission to write in {above}"
+    return None
 
 
 def not_an_input(out: Path | None, option: str, inputs: Mapping[str, Path | None]) -> None:

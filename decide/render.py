@@ -12,7 +12,14 @@ from rich.table import Table
 from engine import CohortError, DecisionSummary, RuleFileError, Severity
 from engine.explain import UserNotFound
 
-USER_ERROR = 2
+INTERNAL_ERROR = 1  # a bug in decide (or a solver): kept apart from the planner's mistakes
+USER_ERROR = 2  # a mistake the user can fix: a bad file, option or value, or a plan no allocation can meet
+NO_PLAN_IN_TIME = 3  # the solver stopped at the time limit without a plan: more time or another method
+
+
+def count(n: int, noun: str) -> str:
+    """"1 user", "2 users", "1,000 users"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
 
 
 def console(stderr: bool = False) -> Console:
@@ -34,7 +41,8 @@ def user_errors() -> Iterator[None]:
     except CohortError as err:
         out.print(err.render(), markup=False)
         raise typer.Exit(USER_ERROR) from None
-    except (UserNotFound, FileNotFoundError, IsADirectoryError, PermissionError) as err:
+    except (UserNotFound, FileNotFoundError, FileExistsError, IsADirectoryError, NotADirectoryError,
+            PermissionError) as err:
         out.print(f"error: {err}", markup=False)
         raise typer.Exit(USER_ERROR) from None
 

@@ -30,6 +30,20 @@ def _to_text(value: Any) -> Any:
 Text = Annotated[str, BeforeValidator(_to_text)]
 
 
+def _no_booleans(value: Any) -> Any:
+    # `values: [no, low, high]` reads as [False, 'low', 'high']: say why, not "Input should be a valid string".
+    if isinstance(value, list):
+        for item in value:
+            if isinstance(item, bool):
+                raise ValueError(f"a value read as {str(item).lower()}: YAML reads yes, no, on, off, true and false "
+                                 f"as true/false; quote it ('{'yes' if item else 'no'}') to mean the word")
+    return value
+
+
+Values = Annotated[list[str | int], BeforeValidator(_no_booleans)]
+Categories = Annotated[list[str], BeforeValidator(_no_booleans)]
+
+
 class FieldType(enum.Enum):
     NUMBER = "number"
     INTEGER = "integer"
@@ -54,7 +68,7 @@ Bound = Annotated[float, Field(allow_inf_nan=False)]
 
 class FieldSpec(_Model):
     type: FieldType
-    values: list[str | int] | None = Field(default=None, alias="in")
+    values: Values | None = Field(default=None, alias="in")
     min: Bound | None = None
     max: Bound | None = None
     nullable: bool = True
@@ -66,7 +80,7 @@ class FieldSpec(_Model):
 
 class OutputSpec(_Model):
     type: FieldType
-    values: list[str] | None = None
+    values: Categories | None = None
     label: str | None = None
     description: str | None = None
 

@@ -128,6 +128,10 @@ def load_plan(path: str | Path) -> LoadedPlan:
         raise RuleFileError((err.diagnostic,), {shown: text}) from None
     report = Reporter(doc)
     sources = {shown: text}
+    if not isinstance(doc.data, dict):  # empty, or a list: pydantic would say "a valid dictionary"
+        raise RuleFileError((Diagnostic(
+            "not-a-plan-file", "expected a plan file: keys plan:, rules:, value:, actions: and constraints: "
+            "(docs/plan-file.md)", shown, 1, 1),), sources)
     try:
         plan = PlanFile.model_validate(doc.data)
     except ValidationError as err:
@@ -150,6 +154,11 @@ class _Checker:
 
         schema = dict(rules.schema)
         for name, field in plan.fields.items():
+            if name in rules.outputs:
+                report.at(("fields", name), "output-field",
+                          f"'{name}' is an output of the rules ({display_path(rules.path)}), not a cohort column: the "
+                          "plan reads it from the decisions; remove it from fields:", key=True)
+                continue
             typ = field_type(field.type, field.values)
             if name in schema and schema[name].type != typ:
                 report.at(("fields", name), "conflicting-field",
@@ -191,6 +200,7 @@ class _Checker:
         where: dict[int, Expr] = {}
         share_of: dict[int, Expr] = {}
         channel_names = known | {a.channel for a in rules.actions}
+        planned = {name for a in rules.actions if a.id in plan.actions for name in (a.id, a.channel)}
         measures = [m.value for m in Measure] + list(resources)
         seen: set[str] = set()
         for index, constraint in enumerate(plan.constraints):
@@ -211,6 +221,7 @@ class _Checker:
                     suggestion = f" (did you mean '{guess}'?)" if guess else ""
                     report.at((*loc, "channels"), "unknown-action",
                               f"'{channel}' is not a channel or action{suggestion}")
+            self._channels_count(loc, constraint.channels, channel_names, planned)
             for key, target in (("where", where), ("share_of", share_of)):
                 raw = getattr(constraint, key)
                 if raw is not None:
@@ -238,6 +249,20 @@ class _Checker:
                 self.report.at(loc, "out-of-range", f"{'.'.join(map(str, loc))}: {why}")
                 return None
         return expr
+
+    def _channels_count(self, loc: Loc, channels: list[str] | None, known: set[str], planned: set[str]) -> None:
+        """A constraint over channels that no action of the plan uses counts nothing: it would hold (a maximum)
+        or fail (a minimum) whatever the plan does, which is never what was meant."""
+        if channels is None:
+            return
+        if not channels:
+            self.report.at((*loc, "channels"), "empty-channels",
+                           "channels: [] names no channel, so the constraint would count nothing; leave channels "
+                           "out to count every channel")
+        elif all(c in known for c in channels) and not any(c in planned for c in channels):
+            self.report.at((*loc, "channels"), "unplanned-channel",
+                           f"no action of this plan is in {', '.join(channels)}, so the constraint would count "
+                           "nothing", "the plan's actions: " + ", ".join(self.plan.actions))
 
     def _negative_limit(self, loc: Loc, constraint: ConstraintPlan) -> None:
         """Every measure but profit is ≥ 0 for every contact (the terms' ranges make sure of it): a negative

@@ -139,8 +139,18 @@ def limit_prices(model: PlanModel, allocation: Allocation) -> FloatArray | None:
     if not allocation.has_prices or allocation.prices.size != problem.constraints:
         return None
     prices: FloatArray = allocation.prices.astype(np.float64)
-    for parts in model.shares:  # d(row)/ds = −Σ den·x: one more unit of share frees that much of the row
-        prices[parts.constraint] *= problem.objective_of_rows(parts.denominator, allocation.action)
+    # A price whose limit is worth less than 1e-9 of the objective is the dual's rounding, not a value: 0.
+    # (For ROI the prices are λ / spend: the test is on λ, the price of the step's own problem.)
+    magnitude = np.maximum(np.maximum(np.abs(problem.rhs), np.abs(problem.usage_of(allocation.action))), 1.0)
+    denominators = {parts.constraint: problem.objective_of_rows(parts.denominator, allocation.action)
+                    for parts in model.shares}
+    for k, denominator in denominators.items():
+        magnitude[k] = max(magnitude[k], abs(denominator))
+    per_step = problem.objective_of_rows(model.measures.spend, allocation.action) if (
+        model.loaded.plan.objective is Objective.ROI) else 1.0
+    prices[prices * abs(per_step) * magnitude <= 1e-9 * max(1.0, abs(allocation.objective))] = 0.0
+    for k, denominator in denominators.items():  # d(row)/ds = −Σ den·x: one more unit of share frees that much
+        prices[k] *= denominator
     return prices
 
 

@@ -26,7 +26,7 @@ import scipy.sparse
 from ortools.linear_solver.python import model_builder_helper as mbh
 from ortools.sat.python import cp_model
 
-from optimizer.allocation import Allocation
+from optimizer.allocation import Allocation, SolveStatus
 from optimizer.dual_pass import DualOracle
 from optimizer.exact_answer import (
     checked_allocation,
@@ -268,7 +268,7 @@ class CpSatSolver:
         if status == cp_model.MODEL_INVALID:
             raise RuntimeError(f"CP-SAT rejected the model: {model.validate()}")
         if status == cp_model.INFEASIBLE:
-            if scaled.rows_exact:
+            if scaled.rows_exact or _dual_proves_infeasible(problem, self.time_limit):
                 return infeasible(problem, self.name, started, message)
             return no_solution(problem, self.name, started,
                                f"{message}: infeasible after rounding weights towards feasibility; the original "
@@ -293,3 +293,12 @@ class CpSatSolver:
         if prices is None:
             return float("inf")
         return DualOracle(problem).exact_value(prices)
+
+
+def _dual_proves_infeasible(problem: AllocationProblem, seconds: float) -> bool:
+    """Whether the unrounded problem is infeasible too: its Lagrangian dual is unbounded below (a proof for
+    the LP relaxation, so for every integer plan), which CP-SAT's rounded rows cannot tell."""
+    from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver
+
+    answer = LagrangianSolver(LagrangianOptions(time_limit=max(1.0, 0.1 * seconds))).solve(problem)
+    return answer.status is SolveStatus.INFEASIBLE

@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from decide.cli import app
+from decide.example_data import write_cohort
 from tests.cli.test_commands import plain
 from tests.plans import RULES, write_plan
 
@@ -58,6 +59,7 @@ def test_the_cohort_needs_only_what_the_plan_reads(plan: Path, cohort: Path, dec
     pl.read_parquet(cohort).select("user_id", "credit_score").write_parquet(slim)  # pd reads the credit score
     code, _, err = _optimize(plan, slim, tmp_path / "out.parquet", "--decisions", str(decisions))
     assert code == 0, err
+    assert "note: the cohort does not hold the rules' inputs" in plain(err)  # so nothing could be checked
     pl.read_parquet(cohort).select("user_id").write_parquet(slim)
     code, _, err = _optimize(plan, slim, tmp_path / "none.parquet", "--decisions", str(decisions))
     assert code == 2 and "column 'credit_score': required column is missing" in err
@@ -90,3 +92,17 @@ def test_frontier_reads_decisions(plan: Path, cohort: Path, decisions: Path) -> 
                                       "--to", "3000", "--steps", "2"])
     assert result.exit_code == 0, result.stderr
     assert "3,000" in result.stdout and "infeasible" not in result.stdout
+
+
+def test_decisions_of_other_people_under_the_same_ids_are_refused(plan: Path, cohort: Path, tmp_path: Path) -> None:
+    """`cohort generate` with another seed gives other people the same ids U000000000…: their decisions (a
+    blacklisted user's, one without consent) must never be used for this cohort."""
+    other = tmp_path / "other.parquet"
+    write_cohort(other, 3_000, seed=6)
+    decided = tmp_path / "other_decisions.parquet"
+    result = CliRunner().invoke(app, ["rules", "apply", str(RULES), "--cohort", str(other), "--out", str(decided)])
+    assert result.exit_code == 0, result.output
+    code, _, err = _optimize(plan, cohort, tmp_path / "out.parquet", "--decisions", str(decided))
+    assert code == 2
+    assert "have other inputs than the ones these decisions were made from" in plain(err)
+    assert not (tmp_path / "out.parquet").exists()

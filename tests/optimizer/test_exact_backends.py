@@ -101,6 +101,22 @@ def test_cpsat_rounds_rows_towards_feasibility() -> None:
     assert "rows × 10^5" in result.message
 
 
+def test_cpsat_calls_an_infeasible_problem_infeasible_when_its_rows_are_rounded() -> None:
+    """Weights with more digits than CP-SAT keeps: its rounded model is infeasible, which alone proves nothing
+    for the original; the Lagrangian dual's proof does, so the answer is INFEASIBLE, as every other method's."""
+    pytest.importorskip("ortools", reason="ortools not installed")
+    from optimizer.solve_exact_ortools import CpSatSolver
+
+    rng = np.random.default_rng(0)
+    value, weight = rng.normal(5, 3, (300, 3)), rng.uniform(1, 3, (1, 300, 3))  # at most 900 reachable
+    problem = AllocationProblem.from_arrays(value, None, weight, [1_000.0], [1])
+    result = CpSatSolver(time_limit=10).solve(problem)
+    assert "rows × 10^" in result.message  # the rows were rounded
+    assert result.status is SolveStatus.INFEASIBLE
+    reachable = AllocationProblem.from_arrays(value, None, weight, [500.0], [1])
+    assert CpSatSolver(time_limit=10).solve(reachable).status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE)
+
+
 def test_exact_plans_report_the_lp_prices_the_dual_method_reports() -> None:
     """A MIP has no duals: an exact plan's prices are the LP relaxation's, which the Lagrangian converges to."""
     from optimizer.solvers import solve

@@ -50,6 +50,39 @@ def _eligible(cohort: Path, action: str) -> np.ndarray:
 
 
 @pytest.mark.parametrize(
+    ("replacements", "at", "code", "message"),
+    [
+        pytest.param([("    channels: [telesales]", "    channels: []")], "[]", "empty-channels",
+                     "channels: [] names no channel, so the constraint would count nothing", id="no-channels"),
+        pytest.param([("  app_ads:\n    response: 0.01\n    cost: 0.8\n", ""),
+                      ("    channels: [telesales]", "    channels: [app_ads]")], "[app_ads]", "unplanned-channel",
+                     "no action of this plan is in app_ads, so the constraint would count nothing",
+                     id="channel-without-action"),
+        pytest.param([("\nvalue:\n", "\nfields:\n  tier: {type: number}\nvalue:\n")], "tier: {", "output-field",
+                     "'tier' is an output of the rules", id="output-as-field"),
+    ],
+)
+def test_constraints_and_fields_that_cannot_mean_what_they_say(tmp_path: Path, replacements: list[tuple[str, str]],
+                                                               at: str, code: str, message: str) -> None:
+    """Each would otherwise load: a constraint that counts nothing (holding, or failing, whatever the plan does),
+    a rules output declared as a cohort column (blamed on the cohort, or two columns of one name)."""
+    plan = write_plan(tmp_path, *replacements, small=False)
+    with pytest.raises(RuleFileError) as caught:
+        load_plan(plan)
+    [found] = caught.value.errors
+    assert (found.code, found.line, found.column) == (code, *_position(plan, at)), caught.value.render()
+    assert message in found.message
+
+
+def test_an_empty_plan_file_says_what_a_plan_file_is(tmp_path: Path) -> None:
+    (tmp_path / "empty.yaml").write_text("# nothing yet\n", encoding="utf-8")
+    with pytest.raises(RuleFileError) as caught:
+        load_plan(tmp_path / "empty.yaml")
+    [found] = caught.value.errors
+    assert found.code == "not-a-plan-file" and "plan:, rules:, value:, actions:" in found.message
+
+
+@pytest.mark.parametrize(
     ("old", "new", "at", "code", "message"),
     [
         pytest.param("    max: 150000", "    max: .inf", ".inf", "invalid-value",
