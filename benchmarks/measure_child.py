@@ -35,6 +35,7 @@ from benchmarks.scenarios import RULESET
 from engine import Cohort, load_ruleset
 from engine.apply_files import apply_file
 from engine.decisions import Decisions
+from engine.decisions_provenance import inputs_digest
 from engine.evaluate_batch import decisions_from_frame
 from engine.pipeline import CompiledRuleset
 
@@ -259,7 +260,9 @@ def _check_stream(ruleset: CompiledRuleset, source: Path, out: Path, users: int,
     problems: list[str] = []
     for offset in sorted({0, max(0, users - checked)}):
         users_in = pl.scan_parquet(source).slice(offset, checked).collect()
-        expected = ruleset.apply(Cohort.from_frame(users_in, ruleset.schema, ruleset.id_field)).frame
+        cohort = Cohort.from_frame(users_in, ruleset.schema, ruleset.id_field)
+        # The file has the decisions and, last, each user's inputs digest (engine/decisions_provenance.py).
+        expected = ruleset.apply(cohort).frame.with_columns(cohort.frame.select(inputs_digest(ruleset)))
         got = pl.scan_parquet(out).slice(offset, checked).collect()
         problems += [f"rows from {offset:,}: {p}" for p in decision_differences(expected, got)]
     return problems
