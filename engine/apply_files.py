@@ -25,7 +25,7 @@ from engine.cohort import (
     with_row_ids,
 )
 from engine.decisions import DecisionSummary, summarize
-from engine.decisions_provenance import inputs_digest, metadata
+from engine.decisions_provenance import INPUTS_DIGEST, inputs_digest, metadata
 from engine.evaluate_batch import decision_plan
 from engine.pipeline import CompiledRuleset
 
@@ -98,8 +98,8 @@ def _stream_parquet(ruleset: CompiledRuleset, source: Path, target: Path, kind: 
     if problems:
         raise CohortError(str(source), problems)
     total = int(scan.select(pl.len()).collect().item())
-    typed = scan.select(exprs)
-    plan = pl.concat([decision_plan(ruleset, typed), typed.select(inputs_digest(ruleset))], how="horizontal")
+    # The digest rides along in the rules' own pass: a second plan over the same scan read the cohort twice.
+    plan = decision_plan(ruleset, scan.select(exprs).with_columns(inputs_digest(ruleset)), keep=(INPUTS_DIGEST,))
     with atomic_path(target) as tmp:
         if kind == "csv":
             plan.select(pl.all()).with_columns(pl.col(pl.Enum).cast(pl.String)).sink_csv(tmp, engine="streaming")

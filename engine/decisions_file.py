@@ -120,7 +120,7 @@ def _check_inputs(matched: pl.DataFrame, ruleset: CompiledRuleset, cohort: Cohor
     if missing:
         return (f"the cohort does not hold the rules' inputs ({', '.join(missing[:4])}"
                 f"{', …' if len(missing) > 4 else ''}), so the decisions could not be checked against it")
-    now = cohort.frame.select(inputs_digest(ruleset))[INPUTS_DIGEST]
+    now = cohort.frame.select(inputs_digest(ruleset).cast(pl.String))[INPUTS_DIGEST]  # as the file is read
     differ = matched.with_columns(now.alias("__now")).filter(pl.col(INPUTS_DIGEST) != pl.col("__now"))
     if differ.height == 0:
         return ""

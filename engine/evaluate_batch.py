@@ -62,8 +62,9 @@ def _deciding_index(conds: list[str]) -> pl.Expr:
 
 
 class _Plan:
-    def __init__(self, ruleset: CompiledRuleset) -> None:
+    def __init__(self, ruleset: CompiledRuleset, keep: tuple[str, ...] = ()) -> None:
         self.ruleset = ruleset
+        self.keep = keep
         self.allow: defaultdict[str, list[pl.Expr]] = defaultdict(list)
         self.block: defaultdict[str, list[pl.Expr]] = defaultdict(list)
         self.tags: dict[str, None] = {}
@@ -72,7 +73,7 @@ class _Plan:
     def build(self, lf: pl.LazyFrame) -> pl.LazyFrame:
         for index, stage in enumerate(self.ruleset.stages):
             lf = self._stage(lf, index, stage)
-        return lf.select(self._final_columns())
+        return lf.select([*self._final_columns(), *(pl.col(c) for c in self.keep)])
 
     def _stage(self, lf: pl.LazyFrame, si: int, stage: RulesetStage) -> pl.LazyFrame:
         # has_tag() of a tag no earlier stage gives is false, as in the reference (a ruleset checked alone).
@@ -172,9 +173,10 @@ class _Plan:
         return columns
 
 
-def decision_plan(ruleset: CompiledRuleset, typed: pl.LazyFrame) -> pl.LazyFrame:
-    """The lazy plan from typed cohort columns to decision columns."""
-    return _Plan(ruleset).build(typed)
+def decision_plan(ruleset: CompiledRuleset, typed: pl.LazyFrame, keep: tuple[str, ...] = ()) -> pl.LazyFrame:
+    """The lazy plan from typed cohort columns to decision columns, then the columns `keep` of `typed` (say a
+    digest of the inputs) in the same pass over the cohort."""
+    return _Plan(ruleset, keep).build(typed)
 
 
 def decisions_from_frame(ruleset: CompiledRuleset, frame: pl.DataFrame) -> Decisions:
