@@ -162,6 +162,9 @@ class PhaseOne:
         lp.a_matrix_.index_ = np.tile(np.arange(s + 1, dtype=np.int32), count + s)
         lp.a_matrix_.value_ = dense.T.reshape(-1).astype(np.float64)
         solver = new_highs()
+        # The master is tiny; tight tolerances make its prices exact enough that the bounds meet to SETTLED.
+        solver.setOptionValue("primal_feasibility_tolerance", 1e-10)
+        solver.setOptionValue("dual_feasibility_tolerance", 1e-10)
         solver.passModel(lp)
         solver.run()
         solution = solver.getSolution()
