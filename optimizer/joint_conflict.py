@@ -94,7 +94,7 @@ def joint_conflict(problem: AllocationProblem, extra: Sequence[FloatArray] = (),
     `extra`: (N, A) measures whose totals are reported for each set's closest fractional plan (the plan file's
     shares report their denominator, to say a share's excess as a share)."""
     p = problem
-    if p.constraints == 0 or not p.eligible.any():
+    if p.constraints == 0:
         return None
     search = _Search(p, extra, time.perf_counter() + time_limit)
     everything = list(range(p.constraints))

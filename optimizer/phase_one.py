@@ -192,9 +192,11 @@ class PhaseOne:
         on until its bounds are within `gap` (relative), so that the excess is the least (for the message)."""
         chosen = tuple(sorted(set(int(k) for k in rows)))
         k = self.problem.constraints
-        best_y, best_phi, lower = np.zeros(k), 0.0, 0.0
+        best_y: FloatArray = np.zeros(k)
+        excess: FloatArray = np.zeros(k)
+        totals: FloatArray = np.zeros(len(self.extra))
+        best_phi, lower, upper = 0.0, 0.0, float("inf")
         proven = False
-        excess, totals, upper = np.zeros(k), np.zeros(len(self.extra)), float("inf")
         for _ in range(MAX_PASSES):
             theta, y = self._master(chosen)
             excess, totals, upper = self._mix(theta, chosen)

@@ -115,7 +115,7 @@ def _pair_text(model: PlanModel, problem: AllocationProblem, conflict: Conflict,
 
 def _together(n: int, minimal: bool) -> str:
     """What is proven besides "cannot hold together": that each of the n rows is needed for the conflict."""
-    if not minimal:
+    if not minimal or n == 1:
         return ""
     if n == 2:
         return ", though each alone can"
@@ -133,7 +133,8 @@ def _missed(model: PlanModel, rows: list[Row], found: ConflictSet, k: int) -> st
         base = float(found.totals[i])  # the share's denominator in that plan
         if base > 0:
             reached = parts.limit + (excess if model.problem.sense[k] < 0 else -excess) / base
-            return f"{rows[k].name} by {100 * abs(reached - parts.limit):.2f} percentage points (a share of {reached:.2%})"
+            points = 100 * abs(reached - parts.limit)
+            return f"{rows[k].name} by {points:.2f} percentage points (a share of {reached:.2%})"
     return f"{rows[k].name} by {amount(excess)} {rows[k].measure}"
 
 
@@ -158,18 +159,19 @@ def _joint_text(model: PlanModel, rows: list[Row]) -> list[str]:
         together = ", ".join(f"{row.name} ({row.asks}, {path}:{row.position[0]}:{row.position[1]})" for row in named)
         misses = f": even a plan with fractional contacts misses {' and '.join(short)}" if short else ""
         also = "also " if number else ""
-        lines.append(f"{path}:{first.position[0]}:{first.position[1]}: infeasible: {also}these {len(named)} "
-                     f"constraints cannot hold together{_together(len(named), found.minimal)}: {together}{misses} "
-                     "[constraints-conflict]")
+        these = (f"these {len(named)} constraints cannot hold together" if len(named) > 1 else
+                 "this constraint cannot hold")
+        lines.append(f"{path}:{first.position[0]}:{first.position[1]}: infeasible: {also}{these}"
+                     f"{_together(len(named), found.minimal)}: {together}{misses} [constraints-conflict]")
     if not joint.complete:
-        lines.append(f"{path}: infeasible: other constraints may conflict too: the search for them stopped at its "
-                     "limit [constraints-conflict]")
+        lines.append(f"{path}: infeasible: other sets of constraints may conflict as well: the search stopped before "
+                     "it had looked at them all [constraints-conflict]")
     return lines
 
 
 def explain_plan(model: PlanModel) -> list[str]:
     """One line per conflict, `path:line:column: infeasible: … [constraints-conflict]`; when no constraint alone
-    and no pair explains the infeasibility, the set that conflicts together; [] when even that is not found."""
+    and no pair explains the infeasibility, each minimal set that conflicts together; [] when none is found."""
     loaded = model.loaded
     # With shifts, also each resource's total over the shifts: a minimum may need more than all shifts give.
     problem = with_shift_totals(model.problem, loaded.shifts, len(loaded.plan.constraints))
