@@ -51,7 +51,7 @@ class Verdict:
     infeasible: bool  # proven: `certificate` is a Farkas certificate for S
     feasible: bool  # proven to FEASIBLE: `excess` is what a fractional plan breaks (≈ 0)
     certificate: FloatArray  # (K,) y ≥ 0, zero outside S; its support is itself a set that cannot hold
-    margin: float  # φ(certificate) > 0 when infeasible: Σ_k y_k·(G_k·x − h_k) for the best x
+    margin: float  # φ(certificate) > 0 when infeasible: every plan x has Σ_k y_k·(G_k·x − h_k) ≥ margin
     excess: FloatArray  # (K,) how far the best mix of plans found breaks each row, in the row's own units
     totals: FloatArray  # (M,) the extra measures of that mix (e.g. a share's denominator)
     lower: float  # proven lower bound on phase one's optimum (Σ e_k / s_k)
@@ -61,10 +61,6 @@ class Verdict:
     def settled(self) -> bool:
         """Its bounds have met (to SETTLED): `excess` is the least any fractional plan must accept."""
         return self.feasible or (self.infeasible and self.upper - self.lower <= SETTLED * max(self.upper, FEASIBLE))
-
-    @property
-    def decided(self) -> bool:
-        return self.infeasible or self.feasible
 
     def support(self) -> tuple[int, ...]:
         return tuple(int(k) for k in np.flatnonzero(self.certificate > 0))
