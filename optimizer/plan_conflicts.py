@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from optimizer.build_problem import PlanModel, ShareParts
 from optimizer.infeasibility import Conflict, amount, explain_infeasible, least_needed
-from optimizer.joint_conflict import joint_conflict
+from optimizer.joint_conflict import ConflictSet, joint_conflict
 from optimizer.plan_file import ConstraintPlan
 from optimizer.plan_shifts import with_shift_totals
 from optimizer.problem import AllocationProblem
@@ -113,29 +113,65 @@ def _pair_text(model: PlanModel, problem: AllocationProblem, conflict: Conflict,
     return f"{lead} leaves room for at most {reached} {other.measure}, but {where} needs at least {limit}"
 
 
+def _together(n: int, minimal: bool) -> str:
+    """What is proven besides "cannot hold together": that each of the n rows is needed for the conflict."""
+    if not minimal or n == 1:
+        return ""
+    if n == 2:
+        return ", though each alone can"
+    if n == 3:
+        return ", though no one alone and no pair conflicts"
+    return f", though any {n - 1} of them can"
+
+
+def _missed(model: PlanModel, rows: list[Row], found: ConflictSet, k: int) -> str:
+    """How far the closest fractional plan misses row k: a share as a share, anything else in its measure."""
+    excess = float(found.excess[k])
+    share = next(((i, parts) for i, parts in enumerate(model.shares) if parts.constraint == k), None)
+    if share is not None:
+        i, parts = share
+        base = float(found.totals[i])  # the share's denominator in that plan
+        if base > 0:
+            reached = parts.limit + (excess if model.problem.sense[k] < 0 else -excess) / base
+            points = 100 * abs(reached - parts.limit)
+            return f"{rows[k].name} by {points:.2f} percentage points (a share of {reached:.2%})"
+    return f"{rows[k].name} by {amount(excess)} {rows[k].measure}"
+
+
 def _joint_text(model: PlanModel, rows: list[Row]) -> list[str]:
-    """The rows that conflict together (optimizer/joint_conflict.py), or [] when the elastic LP is not solved."""
+    """Each minimal set of rows that conflict together (optimizer/joint_conflict.py), with how far even a
+    fractional plan misses them; [] when the search does not decide."""
     path = model.loaded.path
-    joint = joint_conflict(model.problem)
+    problem = model.problem
+    joint = joint_conflict(problem, [parts.denominator for parts in model.shares])
     if joint is None:
         return []
-    if joint.fractional or not joint.constraints:
+    if joint.fractional or not joint.sets:
         return [f"{path}: infeasible: a plan with fractional contacts would meet every limit, but no plan of whole "
                 "contacts does: the limits leave no room for rounding; relax the tightest a little "
                 "[constraints-conflict]"]
-    named = [rows[k] for k in joint.constraints]
-    short = [f"{rows[k].name} by {amount(float(joint.excess[k]))} {rows[k].measure}"
-             for k in joint.constraints if joint.excess[k] > 1e-9 * max(1.0, abs(float(model.problem.rhs[k])))]
-    first = named[0]
-    together = ", ".join(f"{row.name} ({row.asks}, {path}:{row.position[0]}:{row.position[1]})" for row in named)
-    misses = f": even a plan with fractional contacts misses {' and '.join(short)}" if short else ""
-    return [f"{path}:{first.position[0]}:{first.position[1]}: infeasible: these {len(named)} constraints cannot "
-            f"hold together, though no one alone and no pair conflicts: {together}{misses} [constraints-conflict]"]
+    lines = []
+    for number, found in enumerate(joint.sets):
+        named = [rows[k] for k in found.constraints]
+        short = [_missed(model, rows, found, k) for k in found.constraints
+                 if found.excess[k] > 1e-9 * max(1.0, abs(float(problem.rhs[k])))] if found.settled else []
+        first = named[0]
+        together = ", ".join(f"{row.name} ({row.asks}, {path}:{row.position[0]}:{row.position[1]})" for row in named)
+        misses = f": even a plan with fractional contacts misses {' and '.join(short)}" if short else ""
+        also = "also " if number else ""
+        these = (f"these {len(named)} constraints cannot hold together" if len(named) > 1 else
+                 "this constraint cannot hold")
+        lines.append(f"{path}:{first.position[0]}:{first.position[1]}: infeasible: {also}{these}"
+                     f"{_together(len(named), found.minimal)}: {together}{misses} [constraints-conflict]")
+    if not joint.complete:
+        lines.append(f"{path}: infeasible: other sets of constraints may conflict as well: the search stopped before "
+                     "it had looked at them all [constraints-conflict]")
+    return lines
 
 
 def explain_plan(model: PlanModel) -> list[str]:
     """One line per conflict, `path:line:column: infeasible: … [constraints-conflict]`; when no constraint alone
-    and no pair explains the infeasibility, the set that conflicts together; [] when even that is not found."""
+    and no pair explains the infeasibility, each minimal set that conflicts together; [] when none is found."""
     loaded = model.loaded
     # With shifts, also each resource's total over the shifts: a minimum may need more than all shifts give.
     problem = with_shift_totals(model.problem, loaded.shifts, len(loaded.plan.constraints))
