@@ -55,8 +55,12 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
     problem = model.problem
     solve = warm_solver(problem, method, time_limit, gap, progress)
     allocation = solve_objective(model, problem, solve, quick_seconds=min(QUICK_SECONDS, 0.1 * time_limit))
-    if allocation.status is SolveStatus.NO_SOLUTION:  # stopped without a plan: nothing is proven about the plan
-        raise PlanNotSolved(_no_plan_in_time(model, allocation, time_limit), render.NO_PLAN_IN_TIME)
+    if allocation.status is SolveStatus.NO_SOLUTION:  # no plan found: infeasible only if a conflict is proven
+        out_of_time = allocation.seconds >= 0.9 * time_limit or "deadline" in allocation.message
+        lines = [] if out_of_time else explain_plan(model, integer_proven=False)
+        if lines:
+            raise PlanNotSolved("\n".join(lines))
+        raise PlanNotSolved(_no_plan(model, allocation, time_limit, out_of_time), render.NO_PLAN_IN_TIME)
     if allocation.status is SolveStatus.INFEASIBLE:
         raise PlanNotSolved(_why_not(model, allocation.status, allocation.message))
     violations = check_feasible(problem, allocation.action)
@@ -68,14 +72,18 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
     return SolvedPlan(summarize_plan(model, allocation, frame), frame, allocation)
 
 
-def _no_plan_in_time(model: PlanModel, allocation: Allocation, time_limit: float) -> str:
-    """A solver stopped before it found any plan: say so, and what to try; never that the plan is infeasible."""
-    hint = ("give it more time (--time-limit)" if allocation.method == "lagrangian" else
-            "give it more time (--time-limit), or use --method lagrangian, which finds plans for millions of "
-            "users in seconds and certifies how far they are from the best")
+def _no_plan(model: PlanModel, allocation: Allocation, time_limit: float, out_of_time: bool) -> str:
+    """A solver found no plan and no conflict is proven: say so, and what to try; never that it is infeasible."""
+    if allocation.method == "lagrangian":
+        hint = "give it more time (--time-limit)" if out_of_time else "try an exact method (--method exact-highs)"
+    else:
+        hint = ("give it more time (--time-limit), or use --method lagrangian, which finds plans for millions of "
+                "users in seconds and certifies how far they are from the best")
     why = f" ({allocation.message})" if allocation.message else ""
-    return (f"{model.loaded.path}: no plan found: {allocation.method} stopped at the time limit of {time_limit:g} s "
-            f"before it found any plan{why}. That says nothing about whether the plan is feasible: {hint}")
+    stopped = (f"stopped at the time limit of {time_limit:g} s before it found any plan" if out_of_time
+               else "found no plan")
+    return (f"{model.loaded.path}: no plan found: {allocation.method} {stopped}{why}. That does not prove the plan "
+            f"infeasible (no conflict between its limits was found): {hint}")
 
 
 def _why_not(model: PlanModel, status: SolveStatus, message: str) -> str:

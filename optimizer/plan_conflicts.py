@@ -138,15 +138,18 @@ def _missed(model: PlanModel, rows: list[Row], found: ConflictSet, k: int) -> st
     return f"{rows[k].name} by {amount(excess)} {rows[k].measure}"
 
 
-def _joint_text(model: PlanModel, rows: list[Row]) -> list[str]:
+def _joint_text(model: PlanModel, rows: list[Row], integer_proven: bool) -> list[str]:
     """Each minimal set of rows that conflict together (optimizer/joint_conflict.py), with how far even a
-    fractional plan misses them; [] when the search does not decide."""
+    fractional plan misses them; [] when the search does not decide. That fractional plans exist but whole ones
+    do not is said only when a solver proved the latter (`integer_proven`)."""
     path = model.loaded.path
     problem = model.problem
     joint = joint_conflict(problem, [parts.denominator for parts in model.shares])
     if joint is None:
         return []
     if joint.fractional or not joint.sets:
+        if not integer_proven:
+            return []
         return [f"{path}: infeasible: a plan with fractional contacts would meet every limit, but no plan of whole "
                 "contacts does: the limits leave no room for rounding; relax the tightest a little "
                 "[constraints-conflict]"]
@@ -169,9 +172,10 @@ def _joint_text(model: PlanModel, rows: list[Row]) -> list[str]:
     return lines
 
 
-def explain_plan(model: PlanModel) -> list[str]:
+def explain_plan(model: PlanModel, integer_proven: bool = True) -> list[str]:
     """One line per conflict, `path:line:column: infeasible: … [constraints-conflict]`; when no constraint alone
-    and no pair explains the infeasibility, each minimal set that conflicts together; [] when none is found."""
+    and no pair explains the infeasibility, each minimal set that conflicts together; [] when none is found.
+    `integer_proven`: a solver proved that no plan of whole contacts exists (False when one only found none)."""
     loaded = model.loaded
     # With shifts, also each resource's total over the shifts: a minimum may need more than all shifts give.
     problem = with_shift_totals(model.problem, loaded.shifts, len(loaded.plan.constraints))
@@ -190,4 +194,4 @@ def explain_plan(model: PlanModel) -> list[str]:
         else:
             text = _pair_text(model, problem, conflict, rows, loaded.path)
         lines.append(f"{loaded.path}:{row.position[0]}:{row.position[1]}: infeasible: {text} [constraints-conflict]")
-    return lines or _joint_text(model, rows)
+    return lines or _joint_text(model, rows, integer_proven)
