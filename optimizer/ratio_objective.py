@@ -64,6 +64,16 @@ def least_positive(denominator: FloatArray, eligible: np.ndarray) -> float:
     return float(positive.min()) if positive.size else 0.0
 
 
+def below_every_ratio(denominator: FloatArray, value: FloatArray, eligible: np.ndarray) -> float:
+    """A q below the ratio of any plan whose actions all have a positive D: less than every single action's
+    v / d (a plan's Σv / Σd lies between its actions' ratios), with room to spare."""
+    positive = eligible & (denominator > 0)
+    if not positive.any():
+        return float("-inf")
+    least = float((value[positive] / denominator[positive]).min())
+    return least - 1.0 - abs(least)
+
+
 def solve_ratio(problem: AllocationProblem, denominator: FloatArray,
                 solve: Callable[[AllocationProblem, float], Allocation],
                 tolerance: float = 1e-7, max_iterations: int = 30, start: Allocation | None = None) -> RatioResult:
@@ -86,6 +96,7 @@ def solve_ratio(problem: AllocationProblem, denominator: FloatArray,
     smallest = max(least_positive(denominator, problem.eligible), least_denominator(problem, denominator))
     step_prices: list[FloatArray] = []  # of the steps with a plan, the last ones nearest the optimum
     loose = True
+    tried_below = False
     for iteration in range(1, max_iterations + 1):
         q_is_a_ratio = best is not None  # q = 0 at the start without a plan is not
         shifted = dataclasses.replace(problem, value=problem.value - q * denominator)
@@ -105,6 +116,11 @@ def solve_ratio(problem: AllocationProblem, denominator: FloatArray,
         numerator = problem.objective_of(allocation.action)
         spent = problem.objective_of_rows(denominator, allocation.action)
         if spent <= 0:  # nothing bought: the ratio is undefined, and the best plan so far stands
+            below = below_every_ratio(denominator, problem.value, problem.eligible)
+            if best is None and not tried_below and below < q:
+                # Every plan that spends loses money, so at q = 0 doing nothing wins: start below every ratio.
+                q, tried_below = below, True
+                continue
             break
         ratio = numerator / spent
         if ratio >= best_ratio:  # on a tie, the plan of the method asked for, not the quick start's
@@ -119,7 +135,11 @@ def solve_ratio(problem: AllocationProblem, denominator: FloatArray,
             continue
         loose = loose and numerator - q * spent > FAR * abs(numerator)
         q = ratio
-    assert best is not None
+    if best is None:  # no plan that spends anything meets the constraints: no ratio to give
+        empty = dataclasses.replace(allocation, status=SolveStatus.NO_SOLUTION, objective=float("-inf"),
+                                    message="no plan that spends anything meets the constraints: the ratio profit / "
+                                            "spend is undefined")
+        return RatioResult(empty, float("nan"), iteration)
     if ratio_bound > best_ratio:
         for prices in step_prices:
             ratio_bound = min(ratio_bound, ratio_bound_at(problem, denominator, prices, best_ratio, smallest))

@@ -296,9 +296,13 @@ class CpSatSolver:
 
 
 def _dual_proves_infeasible(problem: AllocationProblem, seconds: float) -> bool:
-    """Whether the unrounded problem is infeasible too: its Lagrangian dual is unbounded below (a proof for
-    the LP relaxation, so for every integer plan), which CP-SAT's rounded rows cannot tell."""
+    """Whether the unrounded problem is infeasible too, which CP-SAT's rounded rows cannot tell: its Lagrangian
+    dual is unbounded below (a proof for the LP relaxation, so for every integer plan); or, when only whole
+    plans are impossible, HiGHS proves it on the unrounded MIP (small problems: those CP-SAT is for)."""
+    from optimizer.solve_exact_highs import HighsExactSolver
     from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver
 
     answer = LagrangianSolver(LagrangianOptions(time_limit=max(1.0, 0.1 * seconds))).solve(problem)
-    return answer.status is SolveStatus.INFEASIBLE
+    if answer.status is SolveStatus.INFEASIBLE:
+        return True
+    return HighsExactSolver(time_limit=max(1.0, 0.5 * seconds)).solve(problem).status is SolveStatus.INFEASIBLE

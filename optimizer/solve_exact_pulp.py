@@ -80,7 +80,8 @@ class PulpCbcSolver:
             prob.solve(cbc_command(self.time_limit, self.mip_gap, self.threads, log))
             cbc_bound = bound_from_log(log.read_text(encoding="utf-8", errors="replace") if log.exists() else "")
         message = f"CBC via PuLP: status {pulp.LpStatus[prob.status]}, solution {pulp.LpSolution[prob.sol_status]}"
-        if prob.sol_status == pulp.LpSolutionInfeasible:
+        # CBC's "Infeasible" is a proof, also when PuLP reports the solution as "No Solution Found".
+        if prob.sol_status == pulp.LpSolutionInfeasible or prob.status == pulp.LpStatusInfeasible:
             return infeasible(problem, self.name, started, message)
         if prob.sol_status not in (pulp.LpSolutionOptimal, pulp.LpSolutionIntegerFeasible):
             return no_solution(problem, self.name, started, message, cbc_bound)

@@ -106,6 +106,9 @@ def registered() -> tuple[str, ...]:
 
 
 def solver_info(name: str) -> SolverInfo:
+    if not isinstance(name, str):  # None or a solver object: difflib would fail on it with a riddle
+        raise TypeError(f"method must be the name of a solver, one of {', '.join([AUTO, *registered()])}; "
+                        f"got {name!r}")
     for info in REGISTRY:
         if info.name == name:
             return info

@@ -127,3 +127,19 @@ def test_exact_plans_report_the_lp_prices_the_dual_method_reports() -> None:
     assert exact.prices.shape == (problem.constraints,)
     assert (exact.prices >= 0).all() and exact.prices.any()
     assert np.allclose(exact.prices, dual.prices, rtol=0.05, atol=0.05 * float(dual.prices.max()))
+
+
+@pytest.mark.parametrize("method", ["exact-highs", "exact-scip", "exact-cpsat", "exact-pulp"])
+def test_whole_plans_impossible_though_fractional_ones_exist_is_infeasible(method: str) -> None:
+    """The LP relaxation is feasible, no integer plan is: CBC then says "Infeasible" with "No Solution Found"
+    (a proof all the same), and CP-SAT's rounded rows cannot prove it alone (HiGHS does, on the exact rows)."""
+    from optimizer import solvers
+
+    pairs = AllocationProblem.from_arrays(  # a minimum that needs two users; every pair breaks the maximum
+        [[7.46], [5.57], [9.78]], None, [[[3.61], [2.6], [3.68]], [[4.38], [3.83], [-0.88]]], [6.54, 3.06], [1, -1])
+    one_user = AllocationProblem.from_arrays(  # only action 0 reaches the minimum, and it breaks the maximum
+        [[82.6, -595.68, 229.45]], None, [[[2487.0999, 206.227, 263.0652]], [[2.008, 1.1474, 0.9533]]],
+        [1259.347, 1.617], [1, -1])
+    for problem in (pairs, one_user):
+        result = solvers.solve(problem, method, time_limit=60)
+        assert result.status is SolveStatus.INFEASIBLE, result.message

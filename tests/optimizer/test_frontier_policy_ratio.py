@@ -114,3 +114,23 @@ def test_share_frontier_rebuilds_the_share_row() -> None:
     assert rebuilt.rhs.tolist() == [150.0, 0.0]
     assert np.allclose(rebuilt.weight[1], numerator - 0.25 * denominator)
     assert np.allclose(problem.weight[1], numerator - 0.1 * denominator)  # the caller's problem is untouched
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_roi_when_every_contact_loses_money(seed: int) -> None:
+    """The best ratio is then negative, and at q = 0 doing nothing wins the first step: the iterations must
+    start below every ratio instead (a bare AssertionError before). Brute force over every plan that spends."""
+    rng = np.random.default_rng(seed)
+    n, a = 5, 2
+    profit = rng.uniform(-6, 1, (n, a)) if seed % 2 else -rng.uniform(0.1, 5, (n, a))
+    spend = rng.uniform(0.5, 4, (n, a))
+    problem = AllocationProblem.from_arrays(profit, None, np.stack([spend]), [6.0], [-1])
+    best = max(problem.objective_of(np.asarray(plan)) / problem.objective_of_rows(spend, np.asarray(plan))
+               for plan in itertools.product(*[[-1, 0, 1]] * n)
+               if not check_feasible(problem, np.asarray(plan)) and not (np.asarray(plan) < 0).all())
+    for solve in (lambda p, _scale: HighsExactSolver(time_limit=30).solve(p),
+                  lambda p, _scale: solve_lagrangian(p)):
+        result = solve_ratio(problem, spend, solve)
+        assert result.ratio == pytest.approx(best, rel=1e-7, abs=1e-9)
+        assert check_feasible(problem, result.allocation.action) == []
+        assert result.bound >= best - 1e-9 * abs(best)

@@ -184,6 +184,8 @@ def test_unknown_method_names_the_closest_one() -> None:
     problem = _problem([[1.0]], [[[1.0]]], [1.0], [-1])
     with pytest.raises(UnknownSolverError, match="choose one of: auto, exact-highs"):
         solve(problem, method="cbc")
+    with pytest.raises(TypeError, match="method must be the name of a solver, one of auto, exact-highs"):
+        solve(problem, method=None)  # type: ignore[arg-type]
 
 
 def test_importing_the_registry_loads_no_backend() -> None:
