@@ -33,10 +33,10 @@ def policy_command(
         help="the new users' decisions already made, instead of applying the plan's rules", show_default=False)
                          ] = None,
 ) -> None:
-    """Decide for users who arrive after the plan was made: each gets the action with the best value at the plan's
-    prices (value − Σ price × use), or nothing when no action pays for the budget and capacity it takes.
+    """Decide for users who arrive after the plan was made, at the plan's prices, without solving.
 
-    This is the plan's online policy (effect-based channel pricing): no solver runs, so it takes microseconds
+    Each user gets the action with the best value at the plan's prices (value − Σ price × use), or nothing when
+    no action pays for the budget and capacity it takes. This is the plan's online policy (effect-based channel pricing): no solver runs, so it takes microseconds
     per user, and it follows the plan's rules, terms and prices exactly. It does not count what earlier arrivals
     used: the prices are what keeps the total near the limits, as long as the arrivals look like the cohort
     the plan was solved for.
