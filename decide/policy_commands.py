@@ -36,8 +36,9 @@ def policy_command(
     """Decide for users who arrive after the plan was made, at the plan's prices, without solving.
 
     Each user gets the action with the best value at the plan's prices (value − Σ price × use), or nothing when
-    no action pays for the budget and capacity it takes. This is the plan's online policy (effect-based channel pricing): no solver runs, so it takes microseconds
-    per user, and it follows the plan's rules, terms and prices exactly. It does not count what earlier arrivals
+    no action pays for the budget and capacity it takes. This is the plan's online policy (effect-based channel
+    pricing): no solver runs, so it takes microseconds per user, and it follows the plan's rules, terms and prices
+    exactly. It does not count what earlier arrivals
     used: the prices are what keeps the total near the limits, as long as the arrivals look like the cohort
     the plan was solved for.
 
