@@ -47,8 +47,9 @@ class LagrangianOptions:
     sample_from: int = 50_000  # from this many users on, solve a sample's dual first (a quarter of this, or 1/16)
     polish_users: int = 600  # users nearest a switch re-optimised exactly by HiGHS (0: no polish) …
     polish_share: float = 2e-4  # … or this share of all users if more (2,000 at 10⁷: 4e-5 → 7e-6 gap, measured)
-    polish_seconds: float = 1.6  # at most this for `polish_users` users (in proportion for more); most
-    # polishes finish sooner, at their node limit or their gap: the limit is a safety net, not the stop
+    polish_seconds: float = 0.0  # 0: a polish stops at its gap or its node limit (work, not wall-clock time),
+    # so the same problem gives the same plan on a busy machine and a quiet one. > 0: also at most this many
+    # seconds for `polish_users` users (in proportion for more), and the plan may then depend on the machine
     lp_round_users: int = 20_000  # when the dual has converged short of the gap: the LP over this many users
     # nearest a switch, rounded (doubling, with the polish, until the gap, the time limit or every user)
     fill_rounds: int = 0  # greedy upgrades into leftover slack before the polish (3 when there is no polish);
@@ -273,13 +274,15 @@ class LagrangianSolver:
         opts = self.options
         users = min(users, problem.users)
         self.progress(f"polishing the plan: {users:,} users nearest a switch, exactly")
-        seconds = opts.polish_seconds * users / opts.polish_users
+        # Only the solve's own time limit is wall-clock time: a polish otherwise ends at its gap or its node limit.
         left = deadline - time.perf_counter()
         if users == problem.users:  # the whole MIP: its own bound certifies the gap asked for, nothing more
             return polish(problem, plan, prices, users, left, 0.5 * opts.gap * self._scale(bound), self.runner)
+        if opts.polish_seconds > 0:
+            left = min(left, opts.polish_seconds * users / opts.polish_users)
         # Aim well below the gap asked for: the core is small, and every yuan found here is the planner's.
         target = 0.01 * opts.gap * self._scale(bound)
-        return polish(problem, plan, prices, users, min(seconds, left), target, self.runner)
+        return polish(problem, plan, prices, users, left, target, self.runner)
 
 
 def solve_lagrangian(problem: AllocationProblem, options: LagrangianOptions | None = None,
