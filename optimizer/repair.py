@@ -14,6 +14,7 @@ vectors, never an (N, A) matrix.
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.user_chunks import ChunkRunner, gather_rows, reduced_block
@@ -182,14 +183,30 @@ def _repair_rounds(problem: AllocationProblem, action: IntArray, prices: FloatAr
             amount[start:stop] = gather_rows(freed, best)
 
         needed = float(excess[k] - tolerance[k])
-        runner.map(p.users, chunk)
-        if moved.any() and float(amount[np.isfinite(ratio)].sum()) < needed:  # the others cannot: anyone may move
-            runner.map(p.users, lambda start, stop: chunk(start, stop, keep=False))
-        chosen = _cheapest_covering(ratio, amount, needed)
-        if chosen.size == 0:
+        # A move may load another row only within that row's slack: moves chosen without regard to it can break
+        # a row that had room, and the next round breaks this one back (measured: a shift plan's repair moved
+        # calls from the morning to the afternoon shift and back for all its rounds and ended with both over).
+        # Rows the chosen moves would break are closed to loading, and the moves chosen again.
+        choice: tuple[IntArray, npt.NDArray[np.int32], FloatArray] | None = None
+        while True:
+            runner.map(p.users, chunk)
+            if moved.any() and float(amount[np.isfinite(ratio)].sum()) < needed:  # the others cannot: anyone may move
+                runner.map(p.users, lambda start, stop: chunk(start, stop, keep=False))
+            chosen = _cheapest_covering(ratio, amount, needed)
+            if chosen.size == 0:
+                break
+            new: npt.NDArray[np.int32] = np.where(target[chosen] == p.actions, -1, target[chosen]).astype(np.int32)
+            change = usage_change(p, chosen, action[chosen], new)
+            choice = chosen, new, change
+            broken = [j for j in range(p.constraints) if j != k and j not in full and excess[j] <= tolerance[j]
+                      and sign[j] * (usage[j] + change[j]) - h[j] > tolerance[j]]
+            if not broken:
+                break
+            full.extend(broken)
+        if choice is None:
             break
-        new = np.where(target[chosen] == p.actions, -1, target[chosen]).astype(np.int32)
-        usage += usage_change(p, chosen, action[chosen], new)
+        chosen, new, change = choice  # the last moves found: they break no open row, or nothing better was left
+        usage += change
         action[chosen] = new
         moved[chosen] = True
     return action
