@@ -17,10 +17,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.core_lp_round import lp_round
-from optimizer.core_polish import Polished, polish
+from optimizer.core_polish import Polished, polish, twin_hashes
 from optimizer.dual_master import CuttingPlaneModel, MasterFailure
 from optimizer.dual_pass import DualOracle, PassResult
 from optimizer.feasibility import check_feasible
@@ -110,6 +111,7 @@ class LagrangianSolver:
         self.options = options or LagrangianOptions()
         self.runner = ChunkRunner(self.options.threads)
         self.progress: Progress = progress or (lambda _: None)
+        self.hashes: tuple[AllocationProblem, npt.NDArray[np.uint64]] | None = None  # twin_hashes, once a solve
 
     def _sample_start(self, problem: AllocationProblem, scale: FloatArray) -> _DualSearch:
         """The dual search, started from the prices of a random sample's dual when the problem is large.
@@ -274,15 +276,19 @@ class LagrangianSolver:
         opts = self.options
         users = min(users, problem.users)
         self.progress(f"polishing the plan: {users:,} users nearest a switch, exactly")
+        if self.hashes is None or self.hashes[0] is not problem:
+            self.hashes = problem, twin_hashes(problem, self.runner)
+        hashes = self.hashes[1]
         # Only the solve's own time limit is wall-clock time: a polish otherwise ends at its gap or its node limit.
         left = deadline - time.perf_counter()
         if users == problem.users:  # the whole MIP: its own bound certifies the gap asked for, nothing more
-            return polish(problem, plan, prices, users, left, 0.5 * opts.gap * self._scale(bound), self.runner)
+            return polish(problem, plan, prices, users, left, 0.5 * opts.gap * self._scale(bound), self.runner,
+                          hashes=hashes)
         if opts.polish_seconds > 0:
             left = min(left, opts.polish_seconds * users / opts.polish_users)
         # Aim well below the gap asked for: the core is small, and every yuan found here is the planner's.
         target = 0.01 * opts.gap * self._scale(bound)
-        return polish(problem, plan, prices, users, left, target, self.runner)
+        return polish(problem, plan, prices, users, left, target, self.runner, hashes=hashes)
 
 
 def solve_lagrangian(problem: AllocationProblem, options: LagrangianOptions | None = None,
