@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.core_lp_round import lp_round
-from optimizer.core_polish import Polished, polish, twin_hashes
+from optimizer.core_polish import Polished, free_users, polish, polish_exact, twin_hashes
 from optimizer.dual_master import CuttingPlaneModel, MasterFailure
 from optimizer.dual_pass import DualOracle, PassResult
 from optimizer.feasibility import check_feasible
@@ -195,7 +195,7 @@ class LagrangianSolver:
                          or search.decrease <= 1e-10 * max(abs(bound), opts.gap_scale, 1.0))
             if converged and best_plan is not None:
                 best_plan, best_value, mip_bound = self._improve(problem, best_plan, best_value, search.center,
-                                                                 bound, deadline)
+                                                                 bound, search.at_center.dual_value, deadline)
                 best_prices = search.center.copy()
                 break
         if best_plan is None:
@@ -222,10 +222,12 @@ class LagrangianSolver:
                           problem.usage_of(best_plan), oracle.passes, dual_bound=dual_bound)
 
     def _improve(self, problem: AllocationProblem, plan: IntArray, value: float, prices: FloatArray, bound: float,
-                 deadline: float) -> tuple[IntArray, float, float]:
+                 at_prices: float, deadline: float) -> tuple[IntArray, float, float]:
         """Round i: the LP over `lp_round_users`·2^i users nearest a switch, rounded, then the exact polish of
-        `polish_users`·2^(i+1), from the best plan so far. Ends at the gap, at the deadline, or once both cover
-        every user; the last is the whole MIP, whose dual bound (third of the result) then bounds the problem."""
+        `polish_users`·2^(i+1), from the best plan so far. Ends at the gap or at the deadline, or with the exact
+        MIP over the users reduced-cost fixing leaves free (`at_prices` is g at `prices`), once it is no larger
+        than the round's core or the core would be every user; its dual bound (third of the result) then
+        bounds the problem."""
         opts = self.options
         n = problem.users
         base = self._polish_size(problem)
@@ -240,6 +242,16 @@ class LagrangianSolver:
             if left <= 0:
                 break
             gap = f"closing the gap ({(bound - value) / self._scale(bound):.4%}): "
+            # Any better plan gives up less than this in reduced value at the prices (with a margin for rounding).
+            slack = at_prices - value + 1e-9 * max(abs(at_prices), 1.0)
+            free = free_users(problem, plan, prices, slack, self.runner, self._hashes(problem))
+            if core >= n or free.columns <= core * problem.actions:
+                self.progress(gap + f"the exact MIP over the {free.users.size:,} users free to move")
+                exact = polish_exact(problem, plan, free, left, 0.5 * target)
+                mip_bound = min(mip_bound, exact.bound)
+                if not check_feasible(problem, exact.plan) and problem.objective_of(exact.plan) > value:
+                    plan, value = exact.plan, problem.objective_of(exact.plan)
+                break
             candidate = plan
             if rounding:
                 # The LP rounding is for ties, and costs most on problems without them (an interior point over
@@ -251,11 +263,8 @@ class LagrangianSolver:
             else:
                 self.progress(gap + f"{core:,} users nearest a switch, exactly")
             result = self._polish(problem, candidate, prices, bound, core, deadline)
-            mip_bound = min(mip_bound, result.bound)
             if not check_feasible(problem, result.plan) and problem.objective_of(result.plan) > value:
                 plan, value = result.plan, problem.objective_of(result.plan)
-            if core >= n or min(mip_bound, bound) - value <= target:
-                break
             width *= 2
         return plan, value, mip_bound
 
@@ -278,6 +287,12 @@ class LagrangianSolver:
         """What a gap is relative to: |bound|, or the caller's gap_scale when that is larger."""
         return max(abs(bound), self.options.gap_scale, 1e-12)
 
+    def _hashes(self, problem: AllocationProblem) -> npt.NDArray[np.uint64]:
+        """twin_hashes of the problem, computed once a solve."""
+        if self.hashes is None or self.hashes[0] is not problem:
+            self.hashes = problem, twin_hashes(problem, self.runner)
+        return self.hashes[1]
+
     def _polish_size(self, problem: AllocationProblem) -> int:
         return int(max(self.options.polish_users, self.options.polish_share * problem.users))
 
@@ -286,9 +301,7 @@ class LagrangianSolver:
         opts = self.options
         users = min(users, problem.users)
         self.progress(f"polishing the plan: {users:,} users nearest a switch, exactly")
-        if self.hashes is None or self.hashes[0] is not problem:
-            self.hashes = problem, twin_hashes(problem, self.runner)
-        hashes = self.hashes[1]
+        hashes = self._hashes(problem)
         # Only the solve's own time limit is wall-clock time: a polish otherwise ends at its gap or its node limit.
         left = deadline - time.perf_counter()
         if users == problem.users:  # the whole MIP: its own bound certifies the gap asked for, nothing more
