@@ -103,6 +103,14 @@ def nearest_users(problem: AllocationProblem, action: IntArray, prices: FloatArr
     return np.sort(np.argpartition(cost, count - 1)[:count])
 
 
+def _row_min(matrix: FloatArray) -> FloatArray:
+    """matrix.min(axis=1) for a few columns, a column at a time: twice as fast at (32,768, 7)."""
+    out: FloatArray = matrix[:, 0].copy()
+    for j in range(1, matrix.shape[1]):
+        np.minimum(out, matrix[:, j], out=out)
+    return out
+
+
 def _smallest(score: FloatArray, count: int, offset: int = 0) -> tuple[FloatArray, IntArray]:
     """The `count` finite smallest scores and their users (index + offset), ties by index: deterministic."""
     finite = np.flatnonzero(np.isfinite(score))
@@ -182,12 +190,12 @@ def core_users(problem: AllocationProblem, action: IntArray, prices: FloatArray,
         best: list[tuple[FloatArray, IntArray]] = []
         for k, price in priced:
             g = signed_weight_block(p, k, start, stop, 1.0)
-            delta = np.abs(gather_rows(g, col)[:, None] - g)
+            delta = np.abs(np.subtract(gather_rows(g, col)[:, None], g, out=g), out=g)
             moved += price * delta
             if each:
-                per_unit = np.where(delta > EPS, loss / np.where(delta > EPS, delta, 1.0), np.inf).min(axis=1)
-                best.append(_smallest(per_unit, each, start))
-        cost[start:stop] = (loss_all / moved).min(axis=1)
+                ratio = np.where(delta > EPS, loss, np.inf) / np.maximum(delta, EPS)
+                best.append(_smallest(_row_min(ratio), each, start))
+        cost[start:stop] = _row_min(loss_all / moved)
         return best
 
     parts = (runner or ChunkRunner()).map(p.users, chunk)

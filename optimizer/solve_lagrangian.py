@@ -53,9 +53,10 @@ class LagrangianOptions:
     # seconds for `polish_users` users (in proportion for more), and the plan may then depend on the machine
     lp_round_users: int = 20_000  # when the dual has converged short of the gap: the LP over this many users
     # nearest a switch, rounded (doubling, with the polish, until the gap, the time limit or every user)
-    fill_rounds: int = 3  # greedy upgrades into leftover slack before the polish (a pass over the users each):
-    # a repaired plan can leave a limit short by more small contacts than a core holds (on a 30,000-user shift
-    # plan 352 SMS; the solve took 19 s without, 4 s with); at 10⁶ users the gap went from 8.5e-8 to 5.3e-8
+    fill_rounds: int = 1  # greedy upgrades into leftover slack before the polish (a pass over the users each;
+    # 3 when there is no polish): a repaired plan can leave a limit short by more small contacts than a core
+    # holds (on a 30,000-user shift plan 352 SMS; the solve took 19 s without, 4 s with); more rounds measured
+    # the same on the trial's plans and the spring plan
 
 
 class _DualSearch:
@@ -288,7 +289,7 @@ class LagrangianSolver:
         if opts.polish_users > 0:
             # When repair failed, a wider core gives HiGHS room to find any feasible plan at all.
             users = self._polish_size(problem) * (1 if repaired else 4)
-            plan = self._polish(problem, plan, prices, bound, users, deadline).plan
+            plan = self._polish(problem, plan, prices, bound, users, deadline, repaired).plan
         return None if check_feasible(problem, plan) else plan
 
     def _scale(self, bound: float) -> float:
@@ -305,7 +306,7 @@ class LagrangianSolver:
         return int(max(self.options.polish_users, self.options.polish_share * problem.users))
 
     def _polish(self, problem: AllocationProblem, plan: IntArray, prices: FloatArray, bound: float, users: int,
-                deadline: float) -> Polished:
+                deadline: float, feasible: bool = True) -> Polished:
         opts = self.options
         users = min(users, problem.users)
         self.progress(f"polishing the plan: {users:,} users nearest a switch, exactly")
@@ -321,7 +322,7 @@ class LagrangianSolver:
         # not below 1 % of what the plan is still short by, which lies mostly outside the core while it is large
         # (measured: 500 nodes, 1.5 s, for a core's last yuan while the plan was 540 yuan short).
         target = 0.01 * opts.gap * self._scale(bound)
-        if not check_feasible(problem, plan):
+        if feasible:
             target = max(target, 0.01 * (bound - problem.objective_of(plan)))
         return polish(problem, plan, prices, users, left, target, self.runner, hashes=hashes)
 
