@@ -9,6 +9,14 @@ on the 100,000-user benchmark: a 400-user core closes the gap left by repair and
 
 The result is never worse than the plan: HiGHS starts from it, and the merged plan is checked again. When the
 core is every user, the polish is the whole MIP, and HiGHS's dual bound is a bound on the problem itself.
+
+Users with the same columns (`Twins`: eligibility, value and weights) share general-integer columns, one per
+group and action, so thousands of tied users cost the MIP nothing. `free_users` and `polish_exact` are the
+exact variant: by reduced-cost fixing, the MIP over the users a better plan may move, with the actions it
+may give them, which holds every better plan; its dual bound is then a bound on the whole problem.
+
+No wall-clock limit but the caller's deadline: HiGHS stops at its gap or its node limit, so the same problem
+gives the same plan on a busy machine and a quiet one.
 """
 
 from __future__ import annotations
