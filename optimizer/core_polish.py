@@ -37,6 +37,10 @@ from optimizer.user_chunks import ChunkRunner, reduced_block
 # Branch-and-bound nodes HiGHS may explore per core: a limit in work, not in wall-clock time, so the same
 # problem gives the same plan on a busy machine and a quiet one. Most cores finish at the root node.
 NODE_LIMIT = 500
+# HiGHS runs one branch-and-bound search per thread of its (process-wide) scheduler, which by default has one
+# thread per core this process may use: pinned to one core (taskset) a shift plan got another plan than on two.
+# Its parallel search is deterministic for a given number of threads, so the MIPs here always ask for this many.
+MIP_THREADS = 2
 HASH_SEED = 20261202  # fixed: the hashes only find candidate twins, which are then compared exactly
 
 
@@ -197,9 +201,9 @@ def polish(problem: AllocationProblem, action: IntArray, prices: FloatArray, use
 
 
 def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolute_gap: float,
-                nodes: int | None) -> tuple[IntArray | None, float]:
+                nodes: int | None, enough: float = float("inf")) -> tuple[IntArray | None, float]:
     """HiGHS's plan for `sub` from `start` (None when it is no better, or `start` is feasible and it is not)
-    and its dual bound (+inf when it has none); twins share columns."""
+    and its dual bound (+inf when it has none); twins share columns. HiGHS also stops at a plan worth `enough`."""
     if not sub.eligible.any():
         return None, float("inf")
     pairs = twins(sub)
@@ -215,12 +219,14 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     solver.setOptionValue("mip_max_nodes", int(nodes) if nodes is not None else highspy.kHighsIInf)
     solver.setOptionValue("mip_rel_gap", 0.0)
     solver.setOptionValue("mip_abs_gap", float(absolute_gap))
+    if np.isfinite(enough):
+        solver.setOptionValue("objective_target", float(enough))
     solver.passModel(model.lp)
     initial = highspy.HighsSolution()
     initial.col_value = _counts(pairs, start, sub.actions)[model.users, model.actions].astype(np.float64).tolist()
     initial.value_valid = True
     solver.setSolution(initial)
-    solver.run()
+    _run(solver)
     dual_bound = float(solver.getInfo().mip_dual_bound)
     bound = dual_bound if np.isfinite(dual_bound) else float("inf")
     columns = np.asarray(solver.getSolution().col_value)
@@ -236,6 +242,17 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     if not check_feasible(sub, start) and sub.objective_of(chosen) <= sub.objective_of(start):
         return None, bound
     return chosen, bound
+
+
+def _run(solver: highspy.Highs) -> None:
+    """Run with MIP_THREADS threads. HiGHS keeps one scheduler for the process, made by the first run with the
+    thread count that run asked for (0: every core); a run asking for another count does not start. The
+    scheduler is then made again (this code runs HiGHS from one thread at a time; instances asking for 0
+    threads, as every other one here does, run on whatever scheduler there is)."""
+    solver.setOptionValue("threads", MIP_THREADS)
+    if solver.run() == highspy.HighsStatus.kError and solver.getModelStatus() == highspy.HighsModelStatus.kNotset:
+        highspy.Highs.resetGlobalScheduler(True)
+        solver.run()
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,12 +300,13 @@ def free_users(problem: AllocationProblem, action: IntArray, prices: FloatArray,
 
 
 def polish_exact(problem: AllocationProblem, action: IntArray, free: Free, seconds: float = float("inf"),
-                 absolute_gap: float = 0.0, nodes: int | None = None) -> Polished:
+                 absolute_gap: float = 0.0, nodes: int | None = None, enough: float = float("inf")) -> Polished:
     """The MIP over the users `free_users` leaves free, with only the actions it leaves them: exact (any plan
     better than `action` is in it), so its dual bound with everyone else's value is a bound on the problem.
     On a 30,000-user shift plan it has 2,978 columns where the whole MIP has 34,986 (twins sharing theirs in
     both), and proves in 2 s what the whole MIP proved in 7 s, after rounds of wider cores that took 17 s.
-    HiGHS's dual bound is a bound whenever it stops, at `absolute_gap`, after `nodes` or after `seconds`."""
+    HiGHS's dual bound is a bound whenever it stops: at `absolute_gap`, at a plan worth `enough` (one the
+    caller's own bound already certifies), after `nodes` or after `seconds`."""
     p = problem
     value = p.objective_of(action)
     if free.users.size == 0:
@@ -297,8 +315,8 @@ def polish_exact(problem: AllocationProblem, action: IntArray, free: Free, secon
     sub = AllocationProblem(sub.value, free.eligible, sub.weight, sub.rhs, sub.sense, sub.constraint_names,
                             sub.action_names)
     start = action[free.users]
-    chosen, dual_bound = _solve_core(sub, start, seconds, absolute_gap, nodes)
     fixed = value - sub.objective_of(start)  # everyone else's value, the same in every better plan
+    chosen, dual_bound = _solve_core(sub, start, seconds, absolute_gap, nodes, enough - fixed)
     bound = max(fixed + dual_bound, value)
     if chosen is None:
         return Polished(action, bound)

@@ -250,10 +250,11 @@ class LagrangianSolver:
                 # A limit in nodes that doubles each round, as the cores do: on a shift plan whose minutes make
                 # a hard knapsack this MIP ran 140 s to its gap, while its bound had certified the gap asked
                 # for after 8 s. Aim a little below the gap: the final bound may be a little lower.
-                nodes = NODE_LIMIT * 2 * width
-                self.progress(gap + f"the exact MIP over the {free.users.size:,} users free to move "
-                              f"(at most {nodes:,} nodes)")
-                exact = polish_exact(problem, plan, free, left, 0.9 * target, nodes)
+                nodes: int | None = NODE_LIMIT * 2 * width if core < n else None
+                self.progress(gap + f"the exact MIP over the {free.users.size:,} users free to move"
+                              + (f" (at most {nodes:,} nodes)" if nodes is not None else ""))
+                enough = min(mip_bound, bound) - 0.9 * target  # a plan the bounds already certify
+                exact = polish_exact(problem, plan, free, left, 0.9 * target, nodes, enough)
                 mip_bound = min(mip_bound, exact.bound)
                 if not check_feasible(problem, exact.plan) and problem.objective_of(exact.plan) > value:
                     plan, value = exact.plan, problem.objective_of(exact.plan)

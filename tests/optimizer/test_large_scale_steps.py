@@ -6,12 +6,13 @@ hold the optimum, and cores take the users that move each priced row when thousa
 
 from __future__ import annotations
 
+import highspy
 import numpy as np
 import pytest
 
+from optimizer.core_polish import MIP_THREADS, free_users, polish, polish_exact, twin_hashes, twins, with_twins
 from optimizer.core_polish import _counts as group_counts
 from optimizer.core_polish import _spread as spread_counts
-from optimizer.core_polish import free_users, polish, polish_exact, twin_hashes, twins, with_twins
 from optimizer.dual_pass import DualOracle
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem
@@ -229,3 +230,30 @@ def test_cores_take_the_users_that_move_each_priced_row() -> None:
     assert (by_cost >= callers).all()
     core = core_users(problem, action, prices, 200, hashes=twin_hashes(problem)).users
     assert np.isin(np.arange(callers), core).sum() >= callers // 2
+
+
+def _start_highs_scheduler(threads: int) -> None:
+    """What an earlier HiGHS run in the process leaves behind: its scheduler, with that many threads."""
+    highspy.Highs.resetGlobalScheduler(True)
+    solver = highspy.Highs()
+    solver.setOptionValue("output_flag", False)
+    solver.setOptionValue("threads", threads)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = 1, 0
+    lp.col_cost_, lp.col_lower_, lp.col_upper_ = np.ones(1), np.zeros(1), np.ones(1)
+    solver.passModel(lp)
+    solver.run()
+
+
+def test_the_polish_runs_on_its_own_threads_whatever_scheduler_highs_has() -> None:
+    # HiGHS runs one branch-and-bound search per thread of its process-wide scheduler, which by default has one
+    # per core: pinned to one core, a shift plan got another plan. The polish asks for MIP_THREADS, and when an
+    # earlier run started the scheduler with another count (which stops such a run), it makes it again.
+    problem = shift_problem(0, 1_000)
+    near = solve_lagrangian(problem, LagrangianOptions(polish_users=0, gap=1e-9, max_passes=80))
+    plans = []
+    for threads in (1, 3, MIP_THREADS):
+        _start_highs_scheduler(threads)
+        plans.append(polish(problem, near.action, near.prices, users=200, nodes=60).plan)
+    assert problem.objective_of(plans[0]) > problem.objective_of(near.action)
+    assert all(np.array_equal(plan, plans[0]) for plan in plans)
