@@ -32,7 +32,7 @@ from optimizer.highs_instance import new_highs
 from optimizer.problem import AllocationProblem, BoolArray, FloatArray, IntArray
 from optimizer.repair import KEY_MIX, column_of, core_users, restricted
 from optimizer.solve_exact_highs import build_highs_model
-from optimizer.user_chunks import ChunkRunner, reduced_block
+from optimizer.user_chunks import ChunkRunner, reduced_block, spans
 
 # Branch-and-bound nodes HiGHS may explore per core: a limit in work, not in wall-clock time, so the same
 # problem gives the same plan on a busy machine and a quiet one. Most cores finish at the root node.
@@ -75,16 +75,25 @@ def _keys(problem: AllocationProblem, start: int, stop: int) -> FloatArray:
 
 def twin_hashes(problem: AllocationProblem, runner: ChunkRunner | None = None) -> npt.NDArray[np.uint64]:
     """(N,) a 64-bit hash of every user's columns: equal for twins (a pass over the users, chunk by chunk)."""
-    out = np.empty(problem.users, dtype=np.uint64)
-    width = problem.actions * (problem.constraints + 2)
-    multipliers = np.random.default_rng(HASH_SEED).integers(1, 2**63, size=width, dtype=np.uint64) * 2 + 1
+    p = problem
+    out = np.empty(p.users, dtype=np.uint64)
+    multipliers = np.random.default_rng(HASH_SEED).integers(1, 2**63, size=(p.constraints + 2, p.actions),
+                                                            dtype=np.uint64) * np.uint64(2) + np.uint64(1)
 
     def chunk(start: int, stop: int) -> None:
-        words = np.ascontiguousarray(_keys(problem, start, stop)).view(np.uint64)
-        mixed = (words ^ (words >> np.uint64(29))) * multipliers  # wraps modulo 2⁶⁴, as it should
-        out[start:stop] = mixed.sum(axis=1, dtype=np.uint64)
+        eligible = p.eligible[start:stop]
+        blocks = [eligible.astype(np.float64), p.value[start:stop]]
+        blocks += [p.weight[k, start:stop] for k in range(p.constraints)]
+        total = np.zeros(stop - start, dtype=np.uint64)
+        for row, block in enumerate(blocks):
+            numbers = np.where(eligible, block, 0.0).astype(np.float64) + 0.0  # -0.0 and 0.0: the same bytes
+            words = numbers.view(np.uint64)
+            mixed = (words ^ (words >> np.uint64(29))) * multipliers[row]  # wraps modulo 2⁶⁴, as it should
+            for column in range(p.actions):
+                total += mixed[:, column]
+        out[start:stop] = total
 
-    (runner or ChunkRunner()).map(problem.users, chunk)
+    (runner or ChunkRunner()).map(p.users, chunk)
     return out
 
 
@@ -96,7 +105,13 @@ def with_twins(problem: AllocationProblem, users: IntArray, action: IntArray, ha
     A core holds a few of thousands of tied users, and a better plan may need many of them to move: on a
     shift plan, two more calls are paid for by 204 fewer SMS among 14,857 twins, and a 4,800-user core
     solved to optimality could not find it. As twins share columns, the MIP does not grow with them."""
-    candidates = np.flatnonzero(np.isin(hashes, hashes[users]))
+    wanted_hashes = np.unique(hashes[users])
+    found = []
+    for start, stop in spans(hashes.size, 1 << 20):  # no sort of every hash, and temporaries of 2²⁰
+        part = hashes[start:stop]
+        at = np.minimum(np.searchsorted(wanted_hashes, part), wanted_hashes.size - 1)
+        found.append(np.flatnonzero(wanted_hashes[at] == part) + start)
+    candidates = np.concatenate(found)
     if candidates.size == users.size:
         return users
     pairs = twins(problem.subset(candidates))

@@ -113,10 +113,13 @@ def _row_min(matrix: FloatArray) -> FloatArray:
 
 def _smallest(score: FloatArray, count: int, offset: int = 0) -> tuple[FloatArray, IntArray]:
     """The `count` finite smallest scores and their users (index + offset), ties by index: deterministic."""
+    if 0 < count < score.size:
+        kth = score[np.argpartition(score, count - 1)[count - 1]]
+        if np.isfinite(kth):  # every score up to the count-th, with all its ties; cut by index below
+            chosen = np.flatnonzero(score <= kth)
+            order = np.lexsort((chosen, score[chosen]))[:count]
+            return score[chosen[order]], chosen[order] + offset
     finite = np.flatnonzero(np.isfinite(score))
-    if count < finite.size:
-        kth = np.partition(score[finite], count - 1)[count - 1]
-        finite = finite[score[finite] <= kth]  # every tie of the last one; cut by index below
     order = np.lexsort((finite, score[finite]))[:count]
     return score[finite[order]], finite[order] + offset
 
@@ -124,25 +127,6 @@ def _smallest(score: FloatArray, count: int, offset: int = 0) -> tuple[FloatArra
 class Core(NamedTuple):
     users: IntArray  # in index order
     outside: float  # Σ over everyone else of the reduced value their action gives up against their best one
-
-
-def _first_of_each(keys: npt.NDArray[np.uint64], users: IntArray, count: int) -> IntArray:
-    """`users` (best first) without the later ones of any key, the first `count` of them."""
-    _, first = np.unique(keys[users], return_index=True)
-    return users[np.sort(first)][:count]
-
-
-def _distinct_smallest(score: FloatArray, keys: npt.NDArray[np.uint64] | None, count: int) -> IntArray:
-    """The users of the `count` smallest scores, one for each key (twins on the same action share a key)."""
-    take = count
-    while True:
-        users = _smallest(score, take)[1]
-        if keys is None:
-            return users
-        distinct = _first_of_each(keys, users, count)
-        if distinct.size >= count or users.size < take:
-            return distinct
-        take *= 4
 
 
 def core_users(problem: AllocationProblem, action: IntArray, prices: FloatArray, count: int,
@@ -170,20 +154,23 @@ def core_users(problem: AllocationProblem, action: IntArray, prices: FloatArray,
     priced = [(k, float(prices[k])) for k in range(p.constraints) if prices[k] > 0]
     each = count // (2 * len(priced)) if priced else 0
     cost = np.empty(p.users)
-    regret = np.empty(p.users)
-    keys = None if hashes is None else hashes ^ ((action.astype(np.int64) + 2).astype(np.uint64) * KEY_MIX)
 
-    def chunk(start: int, stop: int) -> list[tuple[FloatArray, IntArray]]:
+    def keys(users: IntArray | slice) -> npt.NDArray[np.uint64]:
+        """Equal for twins on the same action (`hashes` given)."""
+        assert hashes is not None
+        return hashes[users] ^ ((action[users].astype(np.int64) + 2).astype(np.uint64) * KEY_MIX)
+
+    def chunk(start: int, stop: int) -> tuple[list[tuple[FloatArray, IntArray]], float]:
         col = column_of(action[start:stop], p.actions)
         reduced = reduced_block(p, start, stop, signed, np.float64, nothing_column=True)
-        regret[start:stop] = reduced.max(axis=1) - gather_rows(reduced, col)
+        regret = float((reduced.max(axis=1) - gather_rows(reduced, col)).sum())
         loss = gather_rows(reduced, col)[:, None] - reduced
         loss[np.arange(stop - start), col] = np.inf
         loss[~np.isfinite(reduced)] = np.inf
         moved = np.full(reduced.shape, 1e-12)
-        if keys is not None:  # in the rankings by constraint, only the first of twins on the same action competes
+        if hashes is not None:  # in the rankings by constraint, only the first of twins on the same action competes
             first = np.zeros(stop - start, dtype=bool)
-            first[np.unique(keys[start:stop], return_index=True)[1]] = True
+            first[np.unique(keys(slice(start, stop)), return_index=True)[1]] = True
             loss_all, loss = loss, np.where(first[:, None], loss, np.inf)
         else:
             loss_all = loss
@@ -196,20 +183,25 @@ def core_users(problem: AllocationProblem, action: IntArray, prices: FloatArray,
                 ratio = np.where(delta > EPS, loss, np.inf) / np.maximum(delta, EPS)
                 best.append(_smallest(_row_min(ratio), each, start))
         cost[start:stop] = _row_min(loss_all / moved)
-        return best
+        return best, regret
 
     parts = (runner or ChunkRunner()).map(p.users, chunk)
     chosen: list[IntArray] = [np.zeros(0, dtype=np.int64)]
     for j in range(len(priced) if each else 0):
-        scores = np.concatenate([part[j][0] for part in parts])
-        users = np.concatenate([part[j][1] for part in parts])
+        scores = np.concatenate([part[0][j][0] for part in parts])
+        users = np.concatenate([part[0][j][1] for part in parts])
         best = users[_smallest(scores, scores.size)[1]]  # every chunk's few, best first
-        chosen.append(best[:each] if keys is None else _first_of_each(keys, best, each))
+        if hashes is not None:
+            best = best[np.sort(np.unique(keys(best), return_index=True)[1])]
+        chosen.append(best[:each])
     by_constraint = np.unique(np.concatenate(chosen))
     rest = _smallest(cost, count)[1]
     rest = rest[~np.isin(rest, by_constraint)][: max(count - by_constraint.size, 0)]
     users = np.sort(np.concatenate([by_constraint, rest]))
-    return Core(users, float(regret.sum() - regret[users].sum()))
+    core = p.subset(users)
+    reduced = reduced_block(core, 0, users.size, signed, np.float64, nothing_column=True)
+    inside = float((reduced.max(axis=1) - gather_rows(reduced, column_of(action[users], p.actions))).sum())
+    return Core(users, sum(part[1] for part in parts) - inside)
 
 
 def restricted(problem: AllocationProblem, action: IntArray, users: IntArray) -> AllocationProblem:
