@@ -138,6 +138,12 @@ class LagrangianSolver:
 
     def solve(self, problem: AllocationProblem, start: FloatArray | None = None) -> Allocation:
         """Solve; `start` warm-starts the prices (e.g. from the previous point of a frontier)."""
+        try:
+            return self._solve(problem, start)
+        finally:
+            self.hashes = None  # a vector of N, and a reference that would keep the problem alive
+
+    def _solve(self, problem: AllocationProblem, start: FloatArray | None) -> Allocation:
         started = time.perf_counter()
         opts = self.options
         k = problem.constraints
@@ -244,8 +250,8 @@ class LagrangianSolver:
                 break
             gap = f"closing the gap ({(bound - value) / self._scale(bound):.4%}): "
             # Any better plan gives up less than this in reduced value at the prices (with a margin for rounding).
-            slack = at_prices - value + 1e-9 * max(abs(at_prices), 1.0)
-            free = free_users(problem, plan, prices, slack, self.runner, self._hashes(problem))
+            give_up = at_prices - value + 1e-9 * max(abs(at_prices), 1.0)
+            free = free_users(problem, plan, prices, give_up, self.runner, self._hashes(problem))
             if core >= n or free.columns <= core * problem.actions:
                 # A limit in nodes that doubles each round, as the cores do: on a shift plan whose minutes make
                 # a hard knapsack this MIP ran 140 s to its gap, while its bound had certified the gap asked
