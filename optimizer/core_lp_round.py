@@ -19,7 +19,7 @@ import numpy as np
 from optimizer.feasibility import check_feasible
 from optimizer.highs_instance import new_highs
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
-from optimizer.repair import fill, nearest_users, repair, restricted
+from optimizer.repair import core_users, fill, repair, restricted
 from optimizer.solve_exact_highs import build_highs_model
 from optimizer.user_chunks import ChunkRunner
 
@@ -33,7 +33,7 @@ def lp_round(problem: AllocationProblem, action: IntArray, prices: FloatArray, u
     p = problem
     if p.users == 0 or p.actions == 0 or users <= 0 or seconds <= 0:
         return action
-    core = nearest_users(p, action, prices, users, runner)
+    core = core_users(p, action, prices, users, runner).users
     sub = restricted(p, action, core)
     if not sub.eligible.any():
         return action

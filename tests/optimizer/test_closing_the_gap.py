@@ -1,9 +1,10 @@
 """The Lagrangian keeps working on the plan, not only the bound, until the gap asked for or its time limit.
 
 Cases from a new-user trial where it stopped short with most of its time left: `objective: loans` on the
-spring plan (thousands of users tied at the prices; 1.2 % short), and small cohorts where only the whole MIP
-reaches the optimum (the shift plan at 3,000 users: 0.36 % short). Plans must also repeat exactly: the same
-problem gives the same plan, whatever the machine's load.
+spring plan (thousands of users tied at the prices; 1.2 % short), and small cohorts where only an exact MIP
+reaches the optimum (the shift plan at 3,000 users: 0.36 % short): now the MIP over the users that reduced-cost
+fixing leaves free to move, which holds every better plan. Plans must also repeat exactly: the same problem
+gives the same plan, whatever the machine's load (test_same_plan_every_run.py).
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ def test_tied_users_get_the_lp_split_and_the_gap_is_reached(loans: PlanModel) ->
     assert np.array_equal(again.action, result.action)
 
 
-def test_small_problems_reach_the_optimum_through_the_whole_mip(tmp_path: Path) -> None:
+def test_small_problems_reach_the_optimum_through_the_exact_mip(tmp_path: Path) -> None:
     model = _model(tmp_path, "spring_campaign_shifts.yaml", 2_000, {})
     problem = model.problem.subset(np.arange(model.problem.users), model.problem.rhs * 2_000 / 200_000)
     exact = HighsExactSolver(time_limit=120, mip_gap=1e-7).solve(problem)
     result = solve_lagrangian(problem, LagrangianOptions(gap=1e-5, time_limit=120))
     assert check_feasible(problem, result.action) == []
     assert result.objective >= exact.objective - 1e-5 * abs(exact.bound)
-    # Where the whole MIP ran, its bound certifies what the LP's could not.
+    # Where the exact MIP ran, its bound certifies what the LP's could not.
     assert result.bound <= result.dual_bound
     assert result.gap <= 1e-5
