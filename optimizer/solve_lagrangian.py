@@ -12,6 +12,7 @@ to its optimum in a small box and needs a few passes over all users instead of t
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -57,6 +58,32 @@ class LagrangianOptions:
     # 3 when there is no polish): a repaired plan can leave a limit short by more small contacts than a core
     # holds (on a 30,000-user shift plan 352 SMS; the solve took 19 s without, 4 s with); more rounds measured
     # the same on the trial's plans and the spring plan
+
+    def __post_init__(self) -> None:
+        # Options come from users' own code: a negative gap or a NaN time limit would otherwise run to the pass
+        # limit or stop at once with an answer that looks like any other.
+        def number(name: str, low: float, high: float = math.inf, low_open: bool = False) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or (
+                    value <= low if low_open else value < low) or value > high:
+                where = f"{'above' if low_open else 'at least'} {low:g}" + (
+                    f" and at most {high:g}" if math.isfinite(high) else "")
+                raise ValueError(f"LagrangianOptions: {name} must be a number {where}, got {value!r}")
+
+        def count(name: str, low: int) -> None:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
+                raise ValueError(f"LagrangianOptions: {name} must be a whole number of at least {low}, got {value!r}")
+
+        number("gap", 0.0)
+        number("gap_scale", 0.0)
+        number("time_limit", 0.0)
+        number("serious_fraction", 0.0, 1.0, low_open=True)
+        number("polish_share", 0.0, 1.0)
+        number("polish_seconds", 0.0)
+        for name, low in (("max_passes", 1), ("primal_every", 1), ("threads", 0), ("sample_from", 0),
+                          ("polish_users", 0), ("lp_round_users", 0), ("fill_rounds", 0)):
+            count(name, low)
 
 
 class _DualSearch:
@@ -138,6 +165,12 @@ class LagrangianSolver:
 
     def solve(self, problem: AllocationProblem, start: FloatArray | None = None) -> Allocation:
         """Solve; `start` warm-starts the prices (e.g. from the previous point of a frontier)."""
+        if start is not None:
+            start = np.asarray(start, dtype=np.float64)
+            if start.shape != (problem.constraints,) or not np.isfinite(start).all():
+                raise ValueError(f"solve_lagrangian: start must be {problem.constraints} finite prices, one per "
+                                 f"constraint, got an array of shape {start.shape}"
+                                 + ("" if np.isfinite(start).all() else " with NaN or infinite values"))
         try:
             return self._solve(problem, start)
         finally:

@@ -142,7 +142,8 @@ def solve(problem: AllocationProblem, method: str = AUTO, time_limit: float = DE
     if not isinstance(problem, AllocationProblem):  # a dict or a tuple of arrays would fail deep inside a solver
         raise TypeError(f"solve: problem must be an AllocationProblem (AllocationProblem.from_arrays builds one from "
                         f"arrays), got {type(problem).__name__}")
-    if not (isinstance(time_limit, int | float) and math.isfinite(time_limit) and time_limit > 0):
+    if isinstance(time_limit, bool) or not (isinstance(time_limit, int | float) and math.isfinite(time_limit)
+                                            and time_limit > 0):
         raise ValueError(f"solve: time_limit must be a number of seconds above 0, got {time_limit!r}")
     started = time.perf_counter()
     if method != AUTO:

@@ -10,6 +10,7 @@ import pytest
 
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem, ProblemShapeError
+from optimizer.solve_lagrangian import LagrangianOptions, solve_lagrangian
 from optimizer.solvers import solve
 
 N, A = 6, 2
@@ -127,6 +128,26 @@ def test_check_feasible_needs_a_problem() -> None:
 def test_solve_needs_a_problem_and_a_positive_time_limit(problem: AllocationProblem) -> None:
     with pytest.raises(TypeError, match=r"problem must be an AllocationProblem .* got tuple"):
         solve(tuple(arrays().values()), "lagrangian")  # type: ignore[arg-type]
-    for bad in (0.0, -1.0, float("nan")):
+    for bad in (0.0, -1.0, float("nan"), True):
         with pytest.raises(ValueError, match="time_limit must be a number of seconds above 0"):
             solve(problem, "exact-highs", bad)
+
+
+@pytest.mark.parametrize(("option", "bad"), [("gap", -1.0), ("gap", float("nan")), ("time_limit", -5.0),
+                                             ("time_limit", float("inf")), ("serious_fraction", 0.0),
+                                             ("polish_share", 2.0), ("max_passes", 0), ("polish_users", 1.5),
+                                             ("fill_rounds", True)])
+def test_lagrangian_options_refuse_what_would_run_wrong(option: str, bad: object) -> None:
+    with pytest.raises(ValueError, match=f"LagrangianOptions: {option} must be"):
+        LagrangianOptions(**{option: bad})
+
+
+def test_lagrangian_options_take_numpy_numbers() -> None:
+    assert LagrangianOptions(gap=np.float64(1e-3), polish_users=np.int64(100)).polish_users == 100
+
+
+@pytest.mark.parametrize("start", [np.zeros(5), np.array([np.nan, 0.0]), np.zeros((2, 1))])
+def test_lagrangian_start_must_be_one_finite_price_per_constraint(problem: AllocationProblem,
+                                                                   start: np.ndarray) -> None:
+    with pytest.raises(ValueError, match="start must be 2 finite prices, one per constraint"):
+        solve_lagrangian(problem, start=start)
