@@ -47,7 +47,8 @@ HASH_SEED = 20261202  # fixed: the hashes only find candidate twins, which are t
 @dataclass(frozen=True, slots=True)
 class Polished:
     plan: IntArray
-    bound: float  # HiGHS's dual bound when the core was every user (a bound on the whole problem), else +inf
+    bound: float  # HiGHS's dual bound when the core was every user (a bound on the whole problem), else +inf;
+    # −inf when HiGHS proved that the whole problem has no feasible plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,6 +246,8 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     initial.value_valid = True
     solver.setSolution(initial)
     _run(solver)
+    if solver.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
+        return None, float("-inf")  # no plan meets the rows: over every user, the problem has none
     dual_bound = float(solver.getInfo().mip_dual_bound)
     bound = dual_bound if np.isfinite(dual_bound) else float("inf")
     columns = np.asarray(solver.getSolution().col_value)

@@ -141,6 +141,7 @@ class LagrangianSolver:
         self.runner = ChunkRunner(self.options.threads)
         self.progress: Progress = progress or (lambda _: None)
         self.hashes: tuple[AllocationProblem, npt.NDArray[np.uint64]] | None = None  # twin_hashes, once a solve
+        self.proven_infeasible = False  # set by a plan-building step whose MIP over every user has no plan
 
     def _sample_start(self, problem: AllocationProblem, scale: FloatArray) -> _DualSearch:
         """The dual search, started from the prices of a random sample's dual when the problem is large.
@@ -178,6 +179,7 @@ class LagrangianSolver:
 
     def _solve(self, problem: AllocationProblem, start: FloatArray | None) -> Allocation:
         started = time.perf_counter()
+        self.proven_infeasible = False
         opts = self.options
         k = problem.constraints
         if k == 0:
@@ -217,6 +219,8 @@ class LagrangianSolver:
             settled = search.settled(opts.gap * 0.25, opts.gap_scale)
             if (settled and bound <= next_attempt) or iteration % opts.primal_every == 0:
                 plan = self._primal(problem, search.at_center, search.center, bound, deadline)
+                if self.proven_infeasible:
+                    break
                 if plan is not None:
                     value = problem.objective_of(plan)
                     if value > best_value:
@@ -238,11 +242,16 @@ class LagrangianSolver:
                                                                  bound, search.at_center.dual_value, deadline)
                 best_prices = search.center.copy()
                 break
-        if best_plan is None:
+        if best_plan is None and not self.proven_infeasible:
             plan = self._primal(problem, search.at_center, search.center, search.bound, deadline)
             if plan is not None:
                 best_plan, best_value, best_prices = plan, problem.objective_of(plan), search.center.copy()
         seconds = time.perf_counter() - started
+        if best_plan is None and self.proven_infeasible:
+            return Allocation(search.at_center.action, float("-inf"), float("-inf"), SolveStatus.INFEASIBLE,
+                              self.name, seconds, search.center, search.at_center.usage, oracle.passes,
+                              "HiGHS's MIP over every user proves that no plan of whole contacts satisfies every "
+                              "constraint", dual_bound=search.bound)
         if best_plan is None:
             return Allocation(search.at_center.action, float("-inf"), search.bound, SolveStatus.NO_SOLUTION,
                               self.name, seconds, search.center, search.at_center.usage, oracle.passes,
@@ -329,7 +338,11 @@ class LagrangianSolver:
         if opts.polish_users > 0:
             # When repair failed, a wider core gives HiGHS room to find any feasible plan at all.
             users = self._polish_size(problem) * (1 if repaired else 4)
-            plan = self._polish(problem, plan, prices, bound, users, deadline, repaired).plan
+            polished = self._polish(problem, plan, prices, bound, users, deadline, repaired)
+            # Repair failed and the core was every user: HiGHS then decides whether any plan exists at all
+            # (on small problems whose LP relaxation is feasible but no plan of whole contacts is).
+            self.proven_infeasible |= polished.bound == float("-inf")
+            plan = polished.plan
         return None if check_feasible(problem, plan) else plan
 
     def _scale(self, bound: float) -> float:
