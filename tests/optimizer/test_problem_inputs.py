@@ -3,11 +3,13 @@ argument and says what was expected, never a raw IndexError/AttributeError from 
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import pytest
 
+from optimizer.allocation import Allocation, SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem, ProblemShapeError
 from optimizer.solve_lagrangian import LagrangianOptions, solve_lagrangian
@@ -151,3 +153,12 @@ def test_lagrangian_start_must_be_one_finite_price_per_constraint(problem: Alloc
                                                                    start: np.ndarray) -> None:
     with pytest.raises(ValueError, match="start must be 2 finite prices, one per constraint"):
         solve_lagrangian(problem, start=start)
+
+
+def test_a_bound_a_rounding_above_an_optimum_of_zero_is_no_gap() -> None:
+    # Every action loses money: doing nothing (0) is optimal; CP-SAT's bound came back as 4.46e-9.
+    plan = np.full(1, -1, dtype=np.int32)
+    answer = Allocation(plan, 0.0, 4.46e-9, SolveStatus.OPTIMAL, "exact-cpsat", 0.1, np.zeros(0), np.zeros(0))
+    assert answer.gap == 0.0
+    assert dataclasses.replace(answer, objective=90.0, bound=100.0).gap == pytest.approx(0.1)
+    assert dataclasses.replace(answer, bound=float("inf")).gap == float("inf")
