@@ -40,7 +40,12 @@ NODE_LIMIT = 500
 # HiGHS runs one branch-and-bound search per thread of its (process-wide) scheduler, which by default has one
 # thread per core this process may use: pinned to one core (taskset) a shift plan got another plan than on two.
 # Its parallel search is deterministic for a given number of threads, so the MIPs here always ask for this many.
-MIP_THREADS = 2
+# One: on two cores, one of them busy (as on a laptop, or beside a test run), two searches share one core.
+# Measured on an ROI step's whole MIP at 3,000 users: one thread proved its gap in 9,000–52,000 nodes, 5–19 s
+# (four seeds); two threads in 259,000 nodes, 57 s, and not in 68,000–156,000 nodes, 60 s, on two more seeds.
+# The 30,000-user trial plans and the 10⁶-user benchmark are as fast or faster on one (2.0–4.8 s against
+# 2.5–6.8 s; 2.75 s against 2.85–3.47 s).
+MIP_THREADS = 1
 HASH_SEED = 20261202  # fixed: the hashes only find candidate twins, which are then compared exactly
 
 
