@@ -39,13 +39,14 @@ from optimizer.user_chunks import ChunkRunner, reduced_block, spans
 NODE_LIMIT = 500
 # HiGHS runs one branch-and-bound search per thread of its (process-wide) scheduler, which by default has one
 # thread per core this process may use: pinned to one core (taskset) a shift plan got another plan than on two.
-# Its parallel search is deterministic for a given number of threads, so the MIPs here always ask for this many.
-# One: on two cores, one of them busy (as on a laptop, or beside a test run), two searches share one core.
-# Measured on an ROI step's whole MIP at 3,000 users: one thread proved its gap in 9,000–52,000 nodes, 5–19 s
-# (four seeds); two threads in 259,000 nodes, 57 s, and not in 68,000–156,000 nodes, 60 s, on two more seeds.
-# The 30,000-user trial plans and the 10⁶-user benchmark are as fast or faster on one (2.0–4.8 s against
-# 2.5–6.8 s; 2.75 s against 2.85–3.47 s).
-MIP_THREADS = 1
+# Its parallel search is deterministic for a given number of threads, so the MIPs here always ask for this many:
+# two for a MIP with a node limit (two searches share its nodes: a shift plan's 500-node polish took 2.3 s where
+# one thread took 4.3 s), one for a MIP without (the whole MIP, run to its gap), where two searches did more
+# work than one: on an ROI step's whole MIP at 3,000 users, over four HiGHS seeds, one thread proved the gap in
+# 50,000 / 41,000 / 52,000 / 8,800 nodes (9 s on the default seed), two in 259,000 / 323,000 / 52,000 / 8,800
+# (28 s on the default seed, 30 s on the second).
+MIP_THREADS = 2
+PROOF_THREADS = 1
 HASH_SEED = 20261202  # fixed: the hashes only find candidate twins, which are then compared exactly
 
 
@@ -250,7 +251,7 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     initial.col_value = _counts(pairs, start, sub.actions)[model.users, model.actions].astype(np.float64).tolist()
     initial.value_valid = True
     solver.setSolution(initial)
-    _run(solver)
+    _run(solver, MIP_THREADS if nodes is not None else PROOF_THREADS)
     if solver.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
         return None, float("-inf")  # no plan meets the rows: over every user, the problem has none
     dual_bound = float(solver.getInfo().mip_dual_bound)
@@ -270,12 +271,12 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     return chosen, bound
 
 
-def _run(solver: highspy.Highs) -> None:
-    """Run with MIP_THREADS threads. HiGHS keeps one scheduler for the process, made by the first run with the
+def _run(solver: highspy.Highs, threads: int = MIP_THREADS) -> None:
+    """Run with `threads` threads. HiGHS keeps one scheduler for the process, made by the first run with the
     thread count that run asked for (0: every core); a run asking for another count does not start. The
     scheduler is then made again (this code runs HiGHS from one thread at a time; instances asking for 0
     threads, as every other one here does, run on whatever scheduler there is)."""
-    solver.setOptionValue("threads", MIP_THREADS)
+    solver.setOptionValue("threads", threads)
     if solver.run() == highspy.HighsStatus.kError and solver.getModelStatus() == highspy.HighsModelStatus.kNotset:
         highspy.Highs.resetGlobalScheduler(True)
         solver.run()
