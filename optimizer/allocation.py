@@ -9,8 +9,6 @@ import numpy as np
 
 from optimizer.problem import FloatArray, IntArray
 
-GAP_NOISE = 1e-7  # of max(1, |bound|): below it bound − objective is arithmetic, not a gap (Allocation.gap)
-
 
 class SolveStatus(enum.Enum):
     OPTIMAL = "optimal"  # proven: the gap is within the solver's tolerance
@@ -42,12 +40,9 @@ class Allocation:
 
     @property
     def gap(self) -> float:
-        """Certified relative gap (bound − objective) / |bound|; inf when there is no bound. A difference below
-        GAP_NOISE of max(1, |bound|) is the solver's arithmetic, not a gap: with an optimum of 0 (every contact
-        loses money) CP-SAT's bound of 4e-9 was otherwise a gap of 100 %."""
+        """Certified relative gap (bound − objective) / max(|bound|, 1); inf when there is no bound. Relative to
+        at least one unit (a yuan, a loan): with an optimum of 0 (every contact loses money) CP-SAT's bound of
+        4e-9 was otherwise a gap of 100 %."""
         if not np.isfinite(self.bound):
             return float("inf")
-        difference = self.bound - self.objective
-        if difference <= GAP_NOISE * max(1.0, abs(self.bound)):
-            return 0.0
-        return difference / max(abs(self.bound), 1e-12)
+        return max(self.bound - self.objective, 0.0) / max(abs(self.bound), 1.0)

@@ -155,10 +155,13 @@ def test_lagrangian_start_must_be_one_finite_price_per_constraint(problem: Alloc
         solve_lagrangian(problem, start=start)
 
 
-def test_a_bound_a_rounding_above_an_optimum_of_zero_is_no_gap() -> None:
+def test_the_gap_is_relative_to_at_least_one_unit() -> None:
     # Every action loses money: doing nothing (0) is optimal; CP-SAT's bound came back as 4.46e-9.
     plan = np.full(1, -1, dtype=np.int32)
     answer = Allocation(plan, 0.0, 4.46e-9, SolveStatus.OPTIMAL, "exact-cpsat", 0.1, np.zeros(0), np.zeros(0))
-    assert answer.gap == 0.0
+    assert answer.gap == pytest.approx(4.46e-9)
     assert dataclasses.replace(answer, objective=90.0, bound=100.0).gap == pytest.approx(0.1)
+    # A real gap of 8.5e-8 at 10^6 users stays what it is.
+    large = dataclasses.replace(answer, objective=38_684_914.2, bound=38_684_917.5)
+    assert large.gap == pytest.approx(8.53e-8, rel=1e-2)
     assert dataclasses.replace(answer, bound=float("inf")).gap == float("inf")
