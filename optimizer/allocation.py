@@ -45,4 +45,4 @@ class Allocation:
         4e-9 was otherwise a gap of 100 %."""
         if not np.isfinite(self.bound):
             return float("inf")
-        return max(self.bound - self.objective, 0.0) / max(abs(self.bound), 1.0)
+        return max(self.bound - self.objective, 0.0) / max(abs(self.bound), 1.0) + 0.0  # never "-0.0 %"
