@@ -193,13 +193,15 @@ def _spread(twins: Twins, start: IntArray, counts: IntArray) -> IntArray:
 
 def polish(problem: AllocationProblem, action: IntArray, prices: FloatArray, users: int = 600,
            seconds: float = float("inf"), absolute_gap: float = 0.0, runner: ChunkRunner | None = None,
-           nodes: int = NODE_LIMIT, hashes: npt.NDArray[np.uint64] | None = None) -> Polished:
+           nodes: int = NODE_LIMIT, hashes: npt.NDArray[np.uint64] | None = None,
+           whole_nodes: int | None = None) -> Polished:
     """A plan at least as good as `action`, re-optimised exactly over the users nearest a switch. When
     `action` breaks a constraint (repair's single switches could not fix it), any feasible plan HiGHS finds
     for the core is taken: that is how "every job gets an agent" rows (GAP) get a plan at all.
 
-    HiGHS stops at `absolute_gap` or after `nodes` branch-and-bound nodes, work limits that make the result
-    the same on any machine, or after `seconds` of wall-clock time: the caller passes what is left of its own
+    HiGHS stops at `absolute_gap` or after `nodes` branch-and-bound nodes (`whole_nodes` when the core is every
+    user; None: no limit), work limits that make the result the same on any machine, or after `seconds` of
+    wall-clock time: the caller passes what is left of its own
     time limit. Twins in the core share columns (`Twins`); with `hashes` (`twin_hashes`), the core takes in
     up to as many twins of its users again from the whole problem (`with_twins`)."""
     p = problem
@@ -216,7 +218,7 @@ def polish(problem: AllocationProblem, action: IntArray, prices: FloatArray, use
     absolute_gap = max(absolute_gap, 0.1 * outside)
     # What everyone outside the core uses stays used; the core gets the rest.
     sub = restricted(p, action, core)
-    chosen, dual_bound = _solve_core(sub, action[core], seconds, absolute_gap, None if whole else nodes)
+    chosen, dual_bound = _solve_core(sub, action[core], seconds, absolute_gap, whole_nodes if whole else nodes)
     bound = dual_bound if whole else float("inf")
     if chosen is None:
         return Polished(action, bound)
