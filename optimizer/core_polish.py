@@ -346,7 +346,8 @@ def polish_exact(problem: AllocationProblem, action: IntArray, free: Free, secon
     start = action[free.users]
     fixed = value - sub.objective_of(start)  # everyone else's value, the same in every better plan
     chosen, dual_bound = _solve_core(sub, start, seconds, absolute_gap, nodes, enough - fixed)
-    bound = max(fixed + dual_bound, value)
+    # Its start is feasible, so HiGHS's "infeasible" (−inf) would be its tolerances, not a proof: no bound then.
+    bound = max(fixed + dual_bound, value) if dual_bound > float("-inf") else float("inf")
     if chosen is None:
         return Polished(action, bound)
     polished = action.copy()

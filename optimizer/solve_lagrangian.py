@@ -219,7 +219,7 @@ class LagrangianSolver:
             settled = search.settled(opts.gap * 0.25, opts.gap_scale)
             if (settled and bound <= next_attempt) or iteration % opts.primal_every == 0:
                 plan = self._primal(problem, search.at_center, search.center, bound, deadline)
-                if self.proven_infeasible:
+                if plan is None and self.proven_infeasible:
                     break
                 if plan is not None:
                     value = problem.objective_of(plan)
@@ -327,7 +327,8 @@ class LagrangianSolver:
             else:
                 self.progress(gap + f"{core:,} users nearest a switch, exactly")
             result = self._polish(problem, candidate, prices, bound, core, deadline, to_the_gap=True)
-            mip_bound = min(mip_bound, result.bound)  # +inf but from the whole MIP
+            if result.bound > float("-inf"):  # its start is feasible: "infeasible" would be HiGHS's tolerances
+                mip_bound = min(mip_bound, result.bound)  # +inf but from the whole MIP
             if not check_feasible(problem, result.plan) and problem.objective_of(result.plan) > value:
                 plan, value = result.plan, problem.objective_of(result.plan)
             if core >= n:  # the whole MIP has run to its gap or to the deadline
@@ -350,7 +351,8 @@ class LagrangianSolver:
             polished = self._polish(problem, plan, prices, bound, users, deadline, repaired)
             # Repair failed and the core was every user: HiGHS then decides whether any plan exists at all
             # (on small problems whose LP relaxation is feasible but no plan of whole contacts is).
-            self.proven_infeasible |= polished.bound == float("-inf")
+            # (A start our checker accepts is never taken as proof, whatever HiGHS's tolerances make of it.)
+            self.proven_infeasible |= not repaired and polished.bound == float("-inf")
             plan = polished.plan
         return None if check_feasible(problem, plan) else plan
 
