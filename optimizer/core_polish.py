@@ -30,7 +30,7 @@ import numpy.typing as npt
 from optimizer.feasibility import check_feasible
 from optimizer.highs_instance import new_highs
 from optimizer.problem import AllocationProblem, BoolArray, FloatArray, IntArray
-from optimizer.repair import KEY_MIX, column_of, core_users, restricted
+from optimizer.repair import KEY_MIX, column_of, core_users, restricted, twin_keys
 from optimizer.solve_exact_highs import build_highs_model
 from optimizer.user_chunks import ChunkRunner, reduced_block, spans
 
@@ -69,13 +69,13 @@ class Twins:
     size: IntArray  # (G,) users per group
 
 
-def _keys(problem: AllocationProblem, start: int, stop: int) -> FloatArray:
-    """(m, A·(K + 2)): what makes users start … stop twins, as numbers (ineligible actions count as 0)."""
+def _keys(problem: AllocationProblem) -> FloatArray:
+    """(N, A·(K + 2)): what makes users twins, as numbers (ineligible actions count as 0)."""
     p = problem
-    eligible = p.eligible[start:stop]
-    key = np.concatenate([np.where(eligible, p.value[start:stop], 0.0), eligible.astype(np.float64),
-                          np.where(eligible[None], p.weight[:, start:stop], 0.0).transpose(1, 0, 2)
-                          .reshape(stop - start, -1)], axis=1, dtype=np.float64)
+    eligible = p.eligible
+    key = np.concatenate([np.where(eligible, p.value, 0.0), eligible.astype(np.float64),
+                          np.where(eligible[None], p.weight, 0.0).transpose(1, 0, 2)
+                          .reshape(p.users, -1)], axis=1, dtype=np.float64)
     key += 0.0  # -0.0 and 0.0 are the same number: make them the same bytes
     return key
 
@@ -122,7 +122,7 @@ def with_twins(problem: AllocationProblem, users: IntArray, action: IntArray, ha
     if candidates.size == users.size:
         return users
     # The first few of each hash and action that are not in the core already, by index.
-    keys = hashes[candidates] ^ ((action[candidates].astype(np.int64) + 2).astype(np.uint64) * KEY_MIX)
+    keys = twin_keys(hashes, action, candidates)
     in_core = np.isin(candidates, users)
     order = np.lexsort((candidates, keys))
     outside = ~in_core[order]
@@ -143,7 +143,7 @@ def with_twins(problem: AllocationProblem, users: IntArray, action: IntArray, ha
 def twins(problem: AllocationProblem) -> Twins:
     p = problem
     n = p.users
-    key = _keys(p, 0, n)
+    key = _keys(p)
     rows = np.ascontiguousarray(key).view(np.dtype((np.void, key.itemsize * key.shape[1]))).reshape(n)
     _, first, group, size = np.unique(rows, return_index=True, return_inverse=True, return_counts=True)
     order = np.argsort(first)  # groups numbered in the order of their first user: independent of the bytes
@@ -201,9 +201,9 @@ def polish(problem: AllocationProblem, action: IntArray, prices: FloatArray, use
 
     HiGHS stops at `absolute_gap` or after `nodes` branch-and-bound nodes (`whole_nodes` when the core is every
     user; None: no limit), work limits that make the result the same on any machine, or after `seconds` of
-    wall-clock time: the caller passes what is left of its own
-    time limit. Twins in the core share columns (`Twins`); with `hashes` (`twin_hashes`), the core takes in
-    up to as many twins of its users again from the whole problem (`with_twins`)."""
+    wall-clock time: the caller passes what is left of its own time limit. Twins in the core share columns
+    (`Twins`); with `hashes` (`twin_hashes`), the core takes in up to as many twins of its users again from the
+    whole problem (`with_twins`)."""
     p = problem
     unbounded = Polished(action, float("inf"))
     if p.users == 0 or p.actions == 0 or users <= 0 or seconds <= 0:
@@ -303,7 +303,6 @@ def free_users(problem: AllocationProblem, action: IntArray, prices: FloatArray,
     gives up `gap` or more. Users left with one such action (their own) keep it in every better plan."""
     p = problem
     signed = prices * p.sign()
-    parts: list[tuple[IntArray, BoolArray]] = []
 
     def chunk(start: int, stop: int) -> tuple[IntArray, BoolArray]:
         reduced = reduced_block(p, start, stop, signed, np.float64, nothing_column=True)

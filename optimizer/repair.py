@@ -103,6 +103,11 @@ def nearest_users(problem: AllocationProblem, action: IntArray, prices: FloatArr
     return np.sort(np.argpartition(cost, count - 1)[:count])
 
 
+def twin_keys(hashes: npt.NDArray[np.uint64], action: IntArray, users: IntArray | slice) -> npt.NDArray[np.uint64]:
+    """Equal for twins (equal `hashes`, core_polish.twin_hashes) on the same action."""
+    return hashes[users] ^ ((action[users].astype(np.int64) + 2).astype(np.uint64) * KEY_MIX)
+
+
 def _row_min(matrix: FloatArray) -> FloatArray:
     """matrix.min(axis=1) for a few columns, a column at a time: twice as fast at (32,768, 7)."""
     out: FloatArray = matrix[:, 0].copy()
@@ -156,9 +161,8 @@ def core_users(problem: AllocationProblem, action: IntArray, prices: FloatArray,
     cost = np.empty(p.users)
 
     def keys(users: IntArray | slice) -> npt.NDArray[np.uint64]:
-        """Equal for twins on the same action (`hashes` given)."""
         assert hashes is not None
-        return hashes[users] ^ ((action[users].astype(np.int64) + 2).astype(np.uint64) * KEY_MIX)
+        return twin_keys(hashes, action, users)
 
     def chunk(start: int, stop: int) -> tuple[list[tuple[FloatArray, IntArray]], float]:
         col = column_of(action[start:stop], p.actions)
