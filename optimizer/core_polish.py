@@ -253,7 +253,7 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     initial.col_value = _counts(pairs, start, sub.actions)[model.users, model.actions].astype(np.float64).tolist()
     initial.value_valid = True
     solver.setSolution(initial)
-    _run(solver, MIP_THREADS if nodes is not None else PROOF_THREADS)
+    run_highs(solver, MIP_THREADS if nodes is not None else PROOF_THREADS)
     if solver.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
         return None, float("-inf")  # no plan meets the rows: over every user, the problem has none
     dual_bound = float(solver.getInfo().mip_dual_bound)
@@ -273,7 +273,7 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     return chosen, bound
 
 
-def _run(solver: highspy.Highs, threads: int = MIP_THREADS) -> None:
+def run_highs(solver: highspy.Highs, threads: int = MIP_THREADS) -> None:
     """Run with `threads` threads. HiGHS keeps one scheduler for the process, made by the first run with the
     thread count that run asked for (0: every core); a run asking for another count does not start. The
     scheduler is then made again (this code runs HiGHS from one thread at a time; instances asking for 0

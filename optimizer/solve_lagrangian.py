@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -26,6 +26,7 @@ from optimizer.core_polish import NODE_LIMIT, Polished, free_users, polish, poli
 from optimizer.dual_master import CuttingPlaneModel, MasterFailure
 from optimizer.dual_pass import DualOracle, PassResult
 from optimizer.feasibility import check_feasible
+from optimizer.lumpy_users import decide_apart, lumpy_users
 from optimizer.plan_prices import typical_prices
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.repair import fill, repair
@@ -58,6 +59,9 @@ class LagrangianOptions:
     # 3 when there is no polish): a repaired plan can leave a limit short by more small contacts than a core
     # holds (on a 30,000-user shift plan 352 SMS; the solve took 19 s without, 4 s with); more rounds measured
     # the same on the trial's plans and the spring plan
+    lumpy_share: float = 1e-3  # users whose action alone takes this share of a priced limit (and 20 times a
+    # typical user's take) are decided apart by an exact master MIP when the rounded plan misses the gap
+    # (optimizer.lumpy_users); 0: never
 
     def __post_init__(self) -> None:
         # Options come from users' own code: a negative gap or a NaN time limit would otherwise run to the pass
@@ -81,6 +85,7 @@ class LagrangianOptions:
         number("serious_fraction", 0.0, 1.0, low_open=True)
         number("polish_share", 0.0, 1.0)
         number("polish_seconds", 0.0)
+        number("lumpy_share", 0.0, 1.0)
         for name, low in (("max_passes", 1), ("primal_every", 1), ("threads", 0), ("sample_from", 0),
                           ("polish_users", 0), ("lp_round_users", 0), ("fill_rounds", 0)):
             count(name, low)
@@ -202,7 +207,8 @@ class LagrangianSolver:
         next_attempt = np.inf  # build a plan only once the bound is at or below this
         deadline = started + opts.time_limit
         best_prices = search.center
-        mip_bound = float("inf")  # HiGHS's bound, once it has solved the whole MIP
+        mip_bound = float("inf")  # HiGHS's bound, once it has solved the whole MIP (or the lumpy users' master)
+        extra_passes = 0  # passes over the users by the Lagrangian of the users left when lumpy ones are decided
         for iteration in range(1, opts.max_passes + 1):
             if not search.step():
                 break
@@ -237,9 +243,22 @@ class LagrangianSolver:
             # needed the LP; at 3,000 users on the shift plan only the whole MIP reaches the optimum).
             converged = (search.settled(opts.gap * 0.01, opts.gap_scale)
                          or search.decrease <= 1e-10 * max(abs(bound), opts.gap_scale, 1.0))
+            if converged and opts.lumpy_share > 0:
+                lumpy = lumpy_users(problem, search.center, opts.lumpy_share, self.runner)
+                if lumpy.size and problem.users >= 10 * lumpy.size:
+                    apart = decide_apart(problem, lumpy, search.center, self._rest_solver(self._scale(bound)),
+                                         opts.gap * self._scale(bound), deadline, self.progress, self.runner,
+                                         best_plan)
+                    extra_passes += apart.passes
+                    if apart.plan is not None and apart.value >= best_value:
+                        best_plan, best_value, best_prices = apart.plan, apart.value, apart.prices
+                    mip_bound = min(mip_bound, apart.bound)
+                    if min(bound, mip_bound) - best_value <= opts.gap * self._scale(bound):
+                        break
             if converged and best_plan is not None:
-                best_plan, best_value, mip_bound = self._improve(problem, best_plan, best_value, search.center,
-                                                                 bound, search.at_center.dual_value, deadline)
+                best_plan, best_value, closed = self._improve(problem, best_plan, best_value, search.center,
+                                                              bound, search.at_center.dual_value, deadline)
+                mip_bound = min(mip_bound, closed)
                 best_prices = search.center.copy()
                 break
         if best_plan is None and not self.proven_infeasible:
@@ -268,7 +287,7 @@ class LagrangianSolver:
         gap = (bound - best_value) / self._scale(bound)
         status = SolveStatus.OPTIMAL if gap <= 1e-9 else SolveStatus.FEASIBLE
         return Allocation(best_plan, best_value, bound, status, self.name, seconds, best_prices,
-                          problem.usage_of(best_plan), oracle.passes, dual_bound=dual_bound)
+                          problem.usage_of(best_plan), oracle.passes + extra_passes, dual_bound=dual_bound)
 
     def _improve(self, problem: AllocationProblem, plan: IntArray, value: float, prices: FloatArray, bound: float,
                  at_prices: float, deadline: float) -> tuple[IntArray, float, float]:
@@ -355,6 +374,15 @@ class LagrangianSolver:
             self.proven_infeasible |= not repaired and polished.bound == float("-inf")
             plan = polished.plan
         return None if check_feasible(problem, plan) else plan
+
+    def _rest_solver(self, scale: float) -> Callable[[AllocationProblem, FloatArray, float, float], Allocation]:
+        """Solves what the lumpy users leave (optimizer.lumpy_users) with these options, to an absolute gap
+        (relative to `scale`, the whole problem's magnitude)."""
+        def solve_rest(rest: AllocationProblem, start: FloatArray, seconds: float, gap: float) -> Allocation:
+            options = replace(self.options, lumpy_share=0.0, time_limit=max(seconds, 0.0), gap=gap / scale,
+                              gap_scale=max(self.options.gap_scale, scale))
+            return LagrangianSolver(options, lambda line: self.progress("  the rest: " + line)).solve(rest, start)
+        return solve_rest
 
     def _scale(self, bound: float) -> float:
         """What a gap is relative to: |bound|, or the caller's gap_scale when that is larger."""
