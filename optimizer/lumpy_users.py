@@ -139,8 +139,9 @@ class _Master:
         if solver.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
             return None, float("-inf")
         bound = float(solver.getInfo().mip_dual_bound)
-        columns = np.asarray(solver.getSolution().col_value)
-        if columns.size != self.columns + 1:
+        solution = solver.getSolution()
+        columns = np.asarray(solution.col_value)
+        if not solution.value_valid or columns.size != self.columns + 1:  # no incumbent (a time-out)
             return None, bound if np.isfinite(bound) else float("inf")
         choice = np.full(self.lumpy.size, -1, dtype=np.int64)
         taken = np.flatnonzero(columns[: self.columns] > 0.5)
@@ -168,10 +169,15 @@ def decide_apart(problem: AllocationProblem, lumpy: IntArray, prices: FloatArray
                  best_plan: IntArray | None = None) -> Decomposed:
     """Rounds of master and rest until the master's bound is within `target` (absolute) of the best plan, or
     the deadline. A choice the master proposes again (the cuts cannot tell it from the plan made with it) is set
-    aside at the rest's own bound, and the master proposes the next. `best_plan` is a plan already found, kept
-    when no round beats it."""
+    aside at the rest's own bound, and the master proposes the next; once a choice set aside may be worth more
+    than the gap allows, the rounds stop (the caller's closing rounds take over). `best_plan` is a plan already
+    found, kept when no round beats it. A bound of −inf proves that no plan exists."""
     p = problem
     runner = runner or ChunkRunner()
+    best_value = p.objective_of(best_plan) if best_plan is not None else -np.inf
+    lumpy = lumpy[p.eligible[lumpy].any(axis=1)]  # a user with no action to take is nobody's choice
+    if lumpy.size == 0:
+        return Decomposed(best_plan, best_value, np.inf, np.asarray(prices, dtype=np.float64), 0, 0)
     rest_users = np.ones(p.users, dtype=bool)
     rest_users[lumpy] = False
     eligible = p.eligible.copy()
@@ -185,7 +191,6 @@ def decide_apart(problem: AllocationProblem, lumpy: IntArray, prices: FloatArray
         master.add_cut(at, oracle.exact_value(at) - float(at @ oracle.h), h)
 
     cut(np.asarray(prices, dtype=np.float64))
-    best_value = p.objective_of(best_plan) if best_plan is not None else -np.inf
     best_prices = np.asarray(prices, dtype=np.float64)
     start = best_prices
     planned: dict[bytes, tuple[float, float]] = {}  # choices planned so far: the most any plan with them is
@@ -202,6 +207,8 @@ def decide_apart(problem: AllocationProblem, lumpy: IntArray, prices: FloatArray
             if np.isfinite(best_value) and np.isfinite(bound) else "no plan yet"))
         if choice is None or bound - best_value <= target:
             break
+        if excluded - best_value > target:
+            break  # a choice set aside may be worth more than the gap allows: no round can certify the plan now
         taken = choice >= 0
         lumpy_value = float(p.value[lumpy[taken], choice[taken]].sum(dtype=np.float64))
         key = choice.tobytes()
@@ -222,8 +229,9 @@ def decide_apart(problem: AllocationProblem, lumpy: IntArray, prices: FloatArray
         answer = solve_rest(sub, start, deadline - time.perf_counter(), rest_gap)
         passes += answer.iterations
         cut(np.asarray(answer.prices, dtype=np.float64))
+        reached = answer.bound - answer.objective if np.isfinite(answer.objective) else np.inf
         planned[key] = (lumpy_value + answer.bound if answer.status is not SolveStatus.INFEASIBLE else -np.inf,
-                        rest_gap)
+                        min(rest_gap, reached))
         if answer.status in (SolveStatus.FEASIBLE, SolveStatus.OPTIMAL):
             plan = np.asarray(answer.action).copy()
             plan[lumpy] = choice

@@ -69,7 +69,9 @@ def test_the_trial_case_reaches_the_proven_optimum() -> None:
     exact = HighsExactSolver(time_limit=120, mip_gap=1e-9).solve(problem)
     assert exact.status is SolveStatus.OPTIMAL
     lines: list[str] = []
-    result = LagrangianSolver(LagrangianOptions(time_limit=120), lines.append).solve(problem)
+    # Small enough for HiGHS to prove the optimum, so smaller cores than the default: lumpy users are decided
+    # apart from ten cores' worth of users on.
+    result = LagrangianSolver(LagrangianOptions(time_limit=120, polish_users=100), lines.append).solve(problem)
     assert any("lumpy users decided apart" in line for line in lines)
     assert check_feasible(problem, result.action) == []
     assert result.gap <= 1e-4
@@ -111,3 +113,27 @@ def test_master_bound_and_plan_bracket_the_optimum(seed: int, count: int, at_lea
         tolerance = 1e-7 * max(abs(exact.objective), 1.0)
         assert apart.bound >= exact.objective - tolerance
         assert apart.value <= exact.objective + tolerance
+
+
+def test_no_choice_of_the_lumpy_users_leaving_a_plan_proves_infeasibility() -> None:
+    # Exactly 3 units: five users of 2 and the rest of 1e-4 each. The LP is feasible, whole contacts are not.
+    n = 3_000
+    weight = np.full((2, n, 1), 1e-4)
+    weight[:, ::600] = 2.0
+    problem = AllocationProblem.from_arrays(np.random.default_rng(0).uniform(1, 2, (n, 1)), None, weight, [3.0, 3.0],
+                                            [-1, 1])
+    result = LagrangianSolver(LagrangianOptions(time_limit=30, polish_users=100)).solve(problem)
+    assert result.status is SolveStatus.INFEASIBLE
+    assert "decided apart" in result.message
+
+
+def test_lumpy_users_with_nothing_to_take_leave_no_false_bound() -> None:
+    problem, users = lender_instance(200, 3, 25.0, 0)
+    eligible = problem.eligible.copy()
+    eligible[users] = False
+    problem = AllocationProblem(problem.value, eligible, problem.weight, problem.rhs, problem.sense)
+    start = solve_lagrangian(problem, LagrangianOptions(polish_users=0, lumpy_share=0.0))
+    apart = decide_apart(problem, users, np.asarray(start.prices),
+                         lambda rest, prices, seconds, gap: solve_lagrangian(rest, start=prices), 1.0,
+                         time.perf_counter() + 30, lambda _: None)
+    assert apart.bound == np.inf and apart.rounds == 0
