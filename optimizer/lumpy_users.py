@@ -35,7 +35,7 @@ from optimizer.core_polish import PROOF_THREADS, run_highs
 from optimizer.dual_pass import DualOracle
 from optimizer.feasibility import check_feasible
 from optimizer.highs_instance import new_highs
-from optimizer.problem import AllocationProblem, BoolArray, FloatArray, IntArray
+from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.solve_exact_highs import build_highs_model
 from optimizer.user_chunks import ChunkRunner
 
@@ -114,10 +114,11 @@ class _Master:
         self.solver.addCol(1.0, -inf, inf, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
         self.indices = np.arange(self.columns + 1, dtype=np.int32)
 
-    def add_cut(self, prices: FloatArray, rest_value: float, h: FloatArray) -> None:
-        """θ + Σ_j (λ·d_j) x_j ≤ g_R(λ) + λ·h."""
+    def add_cut(self, prices: FloatArray, rest_dual: float) -> None:
+        """θ + Σ_j (λ·d_j) x_j ≤ g_R(λ) + λ·h, where `rest_dual` = g_R(λ) + λ·h is the dual value at λ of the
+        rest with the whole problem's right-hand sides."""
         coefficients = np.r_[prices @ self.signed_weight, 1.0]
-        self.solver.addRow(-highspy.kHighsInf, float(rest_value + prices @ h), self.columns + 1, self.indices,
+        self.solver.addRow(-highspy.kHighsInf, float(rest_dual), self.columns + 1, self.indices,
                            coefficients.astype(np.float64))
 
     def exclude(self, choice: IntArray) -> None:
@@ -138,25 +139,27 @@ class _Master:
         run_highs(solver, PROOF_THREADS)
         if solver.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
             return None, float("-inf")
-        bound = float(solver.getInfo().mip_dual_bound)
+        dual_bound = float(solver.getInfo().mip_dual_bound)
+        bound = dual_bound if np.isfinite(dual_bound) else float("inf")
         solution = solver.getSolution()
         columns = np.asarray(solution.col_value)
         if not solution.value_valid or columns.size != self.columns + 1:  # no incumbent (a time-out)
-            return None, bound if np.isfinite(bound) else float("inf")
+            return None, bound
         choice = np.full(self.lumpy.size, -1, dtype=np.int64)
         taken = np.flatnonzero(columns[: self.columns] > 0.5)
         choice[self.model.users[taken]] = self.model.actions[taken]
-        return choice, bound if np.isfinite(bound) else float("inf")
+        return choice, bound
 
 
-def _rest_floor(problem: AllocationProblem, rest: BoolArray, runner: ChunkRunner) -> FloatArray:
-    """Σ_{u∈R} min(0, min_a G·w_u,a) per row: the least the rest must take of each row in ≤-form."""
-    p = problem
+def _rest_floor(rest: AllocationProblem, runner: ChunkRunner) -> FloatArray:
+    """Σ_u min(0, min_a G·w_u,a) per row over the rest's eligible actions: the least the rest must take of each
+    row in ≤-form."""
+    p = rest
     sign = p.sign()
 
     def chunk(start: int, stop: int) -> FloatArray:
         signed = sign[:, None, None] * p.weight[:, start:stop]
-        allowed = p.eligible[None, start:stop] & rest[None, start:stop, None]
+        allowed = p.eligible[None, start:stop]
         least: FloatArray = np.minimum(np.where(allowed, signed, 0.0).min(axis=2), 0.0).sum(axis=1, dtype=np.float64)
         return least
 
@@ -178,17 +181,14 @@ def decide_apart(problem: AllocationProblem, lumpy: IntArray, prices: FloatArray
     lumpy = lumpy[p.eligible[lumpy].any(axis=1)]  # a user with no action to take is nobody's choice
     if lumpy.size == 0:
         return Decomposed(best_plan, best_value, np.inf, np.asarray(prices, dtype=np.float64), 0, 0)
-    rest_users = np.ones(p.users, dtype=bool)
-    rest_users[lumpy] = False
     eligible = p.eligible.copy()
     eligible[lumpy] = False
     rest = AllocationProblem(p.value, eligible, p.weight, p.rhs, p.sense, p.constraint_names, p.action_names)
     oracle = DualOracle(rest, runner)
-    h = p.sign() * p.rhs
-    master = _Master(p, lumpy, _rest_floor(p, rest_users, runner))
+    master = _Master(p, lumpy, _rest_floor(rest, runner))
 
     def cut(at: FloatArray) -> None:
-        master.add_cut(at, oracle.exact_value(at) - float(at @ oracle.h), h)
+        master.add_cut(at, oracle.exact_value(at))
 
     cut(np.asarray(prices, dtype=np.float64))
     best_prices = np.asarray(prices, dtype=np.float64)

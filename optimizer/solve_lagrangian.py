@@ -26,7 +26,7 @@ from optimizer.core_polish import NODE_LIMIT, Polished, free_users, polish, poli
 from optimizer.dual_master import CuttingPlaneModel, MasterFailure
 from optimizer.dual_pass import DualOracle, PassResult
 from optimizer.feasibility import check_feasible
-from optimizer.lumpy_users import decide_apart, lumpy_users
+from optimizer.lumpy_users import Decomposed, decide_apart, lumpy_users
 from optimizer.plan_prices import typical_prices
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.repair import fill, repair
@@ -245,29 +245,20 @@ class LagrangianSolver:
             # needed the LP; at 3,000 users on the shift plan only the whole MIP reaches the optimum).
             converged = (search.settled(opts.gap * 0.01, opts.gap_scale)
                          or search.decrease <= 1e-10 * max(abs(bound), opts.gap_scale, 1.0))
-            # Not below ten polish cores (6,000 users by default): there the closing rounds' exact MIPs decide
-            # every user, lumpy or not, and were faster (measured on lender instances of 1,500 and 5,000 users
-            # with 3–40 lumpy users: 3.7 s against 6 s, 4.6 s against 9.4 s; at 10,000: 65 s against 3.8 s).
-            if converged and opts.lumpy_share > 0 and not tried_lumpy and problem.users >= 10 * self._polish_size(
-                    problem):
-                tried_lumpy = True
-                lumpy = lumpy_users(problem, search.center, opts.lumpy_share, self.runner)
-                if lumpy.size and problem.users >= 10 * lumpy.size:
-                    # Half the time left, so that the closing rounds still have theirs.
-                    until = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
-                    apart = decide_apart(problem, lumpy, search.center, self._rest_solver(self._scale(bound)),
-                                         opts.gap * self._scale(bound), until, self.progress, self.runner,
-                                         best_plan)
-                    extra_passes += apart.passes
-                    if apart.plan is not None and apart.value >= best_value:
-                        best_plan, best_value, best_prices = apart.plan, apart.value, apart.prices
-                    mip_bound = min(mip_bound, apart.bound)
-                    if best_plan is None and apart.bound == float("-inf"):
-                        self.proven_infeasible = True
-                        why = (f"no choice of actions for the {lumpy.size} users decided apart leaves the others a "
-                               "plan that satisfies every constraint")
-                    if self.proven_infeasible or min(bound, mip_bound) - best_value <= opts.gap * self._scale(bound):
-                        break
+            apart = self._lumpy_apart(problem, search.center, bound, deadline, best_plan) if (
+                converged and not tried_lumpy) else None
+            tried_lumpy |= converged
+            if apart is not None:
+                extra_passes += apart.passes
+                if apart.plan is not None and apart.value >= best_value:
+                    best_plan, best_value, best_prices = apart.plan, apart.value, apart.prices
+                mip_bound = min(mip_bound, apart.bound)
+                if best_plan is None and apart.bound == float("-inf"):
+                    self.proven_infeasible = True
+                    why = ("no choice of actions for the users decided apart (lumpy users) leaves the others a "
+                           "plan that satisfies every constraint")
+                if self.proven_infeasible or min(bound, mip_bound) - best_value <= opts.gap * self._scale(bound):
+                    break
             if converged and best_plan is not None:
                 best_plan, best_value, closed = self._improve(problem, best_plan, best_value, search.center,
                                                               bound, search.at_center.dual_value, deadline)
@@ -387,14 +378,30 @@ class LagrangianSolver:
             plan = polished.plan
         return None if check_feasible(problem, plan) else plan
 
-    def _rest_solver(self, scale: float) -> Callable[[AllocationProblem, FloatArray, float, float], Allocation]:
-        """Solves what the lumpy users leave (optimizer.lumpy_users) with these options, to an absolute gap
-        (relative to `scale`, the whole problem's magnitude)."""
+    def _lumpy_apart(self, problem: AllocationProblem, prices: FloatArray, bound: float, deadline: float,
+                     best_plan: IntArray | None) -> Decomposed | None:
+        """Lumpy users decided apart (optimizer.lumpy_users), in at most half the time left so that the closing
+        rounds still have theirs; None when there are none, or the problem is small.
+
+        Not below ten polish cores (6,000 users by default): there the closing rounds' exact MIPs decide every
+        user, lumpy or not, and were faster (measured on lender instances of 1,500 and 5,000 users with 3–40
+        lumpy users: 3.7 s against 6 s, 4.6 s against 9.4 s; at 10,000: 65 s against 3.8 s)."""
+        opts = self.options
+        if opts.lumpy_share <= 0 or problem.users < 10 * self._polish_size(problem):
+            return None
+        lumpy = lumpy_users(problem, prices, opts.lumpy_share, self.runner)
+        if lumpy.size == 0 or problem.users < 10 * lumpy.size:
+            return None
+        scale = self._scale(bound)
+
         def solve_rest(rest: AllocationProblem, start: FloatArray, seconds: float, gap: float) -> Allocation:
-            options = replace(self.options, lumpy_share=0.0, time_limit=max(seconds, 0.0), gap=gap / scale,
-                              gap_scale=max(self.options.gap_scale, scale))
+            options = replace(opts, lumpy_share=0.0, time_limit=max(seconds, 0.0), gap=gap / scale,
+                              gap_scale=max(opts.gap_scale, scale))
             return LagrangianSolver(options, lambda line: self.progress("  the rest: " + line)).solve(rest, start)
-        return solve_rest
+
+        until = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
+        return decide_apart(problem, lumpy, prices, solve_rest, opts.gap * scale, until, self.progress,
+                            self.runner, best_plan)
 
     def _scale(self, bound: float) -> float:
         """What a gap is relative to: |bound|, or the caller's gap_scale when that is larger."""
