@@ -15,12 +15,13 @@ import time
 
 import pytest
 
-from benchmarks.optimizer_instances import lender_instance, marketing_instance
+from benchmarks.optimizer_instances import marketing_instance
 from benchmarks.scenarios import Scenario
 from optimizer.feasibility import check_feasible
 from optimizer.problem import AllocationProblem
 from optimizer.solve_exact_highs import lp_relaxation_bound
 from optimizer.solve_lagrangian import LagrangianOptions, solve_lagrangian
+from simulations.lender_book import lender_book
 
 USERS = {"smallest": 1_000, "100k": 100_000, "1m": 1_000_000, "20m": 10_000_000}
 LARGEST = 10_000_000  # the issue's 10⁷ row: HiGHS's LP relaxation would need ~40 GB and hours, so no baseline
@@ -99,7 +100,7 @@ def test_optimizer_lagrangian_vs_pulp_cbc(benchmark, allocation_problem: Allocat
               f"{result.gap:.2e}); PuLP+CBC {cbc_seconds:.1f} s, objective {cbc.objective:,.0f} → {ratio:.0f}x")
 
 
-# (users, lumpy users, their factor): a few business clients among retail borrowers (lender_instance)
+# (users, lumpy users, their factor): a few business clients among retail borrowers (lender_book)
 LUMPY = {"smallest": (1_500, 3, 2_000.0), "100k": (100_000, 4, 20_000.0), "1m": (1_000_000, 4, 200_000.0)}
 
 
@@ -111,7 +112,7 @@ def test_optimizer_lumpy_users(benchmark, size: Scenario) -> None:  # type: igno
     users in it does not look at the clock: 200 s measured at 100,000 users), in the same run."""
     if size.name not in LUMPY:
         pytest.skip("the lumpy-user instance has rows for smallest, 100k and 1m")
-    problem, _ = lender_instance(*LUMPY[size.name])
+    problem, _ = lender_book(*LUMPY[size.name])
     started = time.perf_counter()
     rounded = solve_lagrangian(problem, LagrangianOptions(lumpy_share=0.0, time_limit=60.0))
     rounded_seconds = time.perf_counter() - started

@@ -45,8 +45,9 @@ def demo(
     pipeline (fraud → risk tiers → tags → contact policy → channel eligibility), prints the summary,
     explains one user, then allocates the spring campaign's budget and call-centre capacity across the
     users (plans/spring_campaign.yaml, reading the decisions it wrote) with a certified optimality gap,
-    shows the budget frontier and the same campaign staffed per shift, and checks the German Credit tiers
-    against the real bad rate.
+    shows the budget frontier and the same campaign staffed per shift, decides later arrivals at the plan's
+    prices, solves a lender's book with a few business clients through the Python API (deciding those lumpy
+    users apart), and checks the German Credit tiers against the real bad rate.
 
     Example: decide demo --rows 100000
     """

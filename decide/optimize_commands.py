@@ -118,8 +118,9 @@ def headline_text(head: Headline) -> str:
 
 
 def print_headline(console: Console, summary: PlanSummary) -> None:
+    apart = f"; {render.count(summary.apart, 'lumpy user')} decided apart" if summary.apart else ""
     console.print(f"{summary.plan}: {render.count(summary.users, 'user')}, {summary.method} → {summary.status}; "
-                  f"{headline_text(summary.headline)}; {summary.seconds:.2f} s", markup=False)
+                  f"{headline_text(summary.headline)}{apart}; {summary.seconds:.2f} s", markup=False)
 
 
 def _price(price: float | None, share: bool = False) -> str:

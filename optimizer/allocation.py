@@ -33,6 +33,7 @@ class Allocation:
     # tighter when the whole MIP was solved to close the gap: its own bound then counts too.
     dual_bound: float = float("nan")
     prices_note: str = ""  # why `prices` are not real marginal values (e.g. "prices not computed: time limit")
+    apart: int = 0  # lumpy users decided apart by an exact master MIP (optimizer.lumpy_users), when that ran
 
     @property
     def has_prices(self) -> bool:

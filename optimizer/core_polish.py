@@ -28,7 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from optimizer.feasibility import check_feasible
-from optimizer.highs_instance import new_highs
+from optimizer.highs_instance import new_highs, run_highs
 from optimizer.problem import AllocationProblem, BoolArray, FloatArray, IntArray
 from optimizer.repair import KEY_MIX, column_of, core_users, restricted, twin_keys
 from optimizer.solve_exact_highs import build_highs_model
@@ -37,8 +37,9 @@ from optimizer.user_chunks import ChunkRunner, reduced_block, spans
 # Branch-and-bound nodes HiGHS may explore per core: a limit in work, not in wall-clock time, so the same
 # problem gives the same plan on a busy machine and a quiet one. Most cores finish at the root node.
 NODE_LIMIT = 500
-# HiGHS runs one branch-and-bound search per thread of its (process-wide) scheduler, which by default has one
-# thread per core this process may use: pinned to one core (taskset) a shift plan got another plan than on two.
+# HiGHS runs one branch-and-bound search per thread of its scheduler (one per calling thread), which by default
+# has one thread per core this process may use: pinned to one core (taskset) a shift plan got another plan than
+# on two.
 # Its parallel search is deterministic for a given number of threads, so the MIPs here always ask for this many:
 # two for a MIP with a node limit (two searches share its nodes: a shift plan's 500-node polish took 2.3 s where
 # one thread took 4.3 s), one for a MIP without (the whole MIP, run to its gap), where two searches did more
@@ -253,7 +254,8 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     initial.col_value = _counts(pairs, start, sub.actions)[model.users, model.actions].astype(np.float64).tolist()
     initial.value_valid = True
     solver.setSolution(initial)
-    run_highs(solver, MIP_THREADS if nodes is not None else PROOF_THREADS)
+    if not run_highs(solver, MIP_THREADS if nodes is not None else PROOF_THREADS):
+        return None, float("inf")  # left behind, far past its time limit
     if solver.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
         return None, float("-inf")  # no plan meets the rows: over every user, the problem has none
     dual_bound = float(solver.getInfo().mip_dual_bound)
@@ -271,17 +273,6 @@ def _solve_core(sub: AllocationProblem, start: IntArray, seconds: float, absolut
     if not check_feasible(sub, start) and sub.objective_of(chosen) <= sub.objective_of(start):
         return None, bound
     return chosen, bound
-
-
-def run_highs(solver: highspy.Highs, threads: int = MIP_THREADS) -> None:
-    """Run with `threads` threads. HiGHS keeps one scheduler for the process, made by the first run with the
-    thread count that run asked for (0: every core); a run asking for another count does not start. The
-    scheduler is then made again (this code runs HiGHS from one thread at a time; instances asking for 0
-    threads, as every other one here does, run on whatever scheduler there is)."""
-    solver.setOptionValue("threads", threads)
-    if solver.run() == highspy.HighsStatus.kError and solver.getModelStatus() == highspy.HighsModelStatus.kNotset:
-        highspy.Highs.resetGlobalScheduler(True)
-        solver.run()
 
 
 @dataclass(frozen=True, slots=True)

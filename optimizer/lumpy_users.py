@@ -31,10 +31,10 @@ import highspy
 import numpy as np
 
 from optimizer.allocation import Allocation, SolveStatus
-from optimizer.core_polish import PROOF_THREADS, run_highs
+from optimizer.core_polish import PROOF_THREADS
 from optimizer.dual_pass import DualOracle
 from optimizer.feasibility import check_feasible
-from optimizer.highs_instance import new_highs
+from optimizer.highs_instance import new_highs, run_highs
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.solve_exact_highs import build_highs_model
 from optimizer.user_chunks import ChunkRunner
@@ -95,6 +95,7 @@ class Decomposed:
     prices: FloatArray  # the rest's prices at the best plan: what one more unit is worth once L is decided
     passes: int  # passes over the users by the rest's Lagrangian, all rounds
     rounds: int
+    users: int  # lumpy users decided by the master (those with an action to take)
 
 
 class _Master:
@@ -113,16 +114,21 @@ class _Master:
         inf = highspy.kHighsInf
         self.solver.addCol(1.0, -inf, inf, 0, np.zeros(0, dtype=np.int32), np.zeros(0))
         self.indices = np.arange(self.columns + 1, dtype=np.int32)
+        self.lost = False
 
     def add_cut(self, prices: FloatArray, rest_dual: float) -> None:
         """θ + Σ_j (λ·d_j) x_j ≤ g_R(λ) + λ·h, where `rest_dual` = g_R(λ) + λ·h is the dual value at λ of the
         rest with the whole problem's right-hand sides."""
+        if self.lost:
+            return
         coefficients = np.r_[prices @ self.signed_weight, 1.0]
         self.solver.addRow(-highspy.kHighsInf, float(rest_dual), self.columns + 1, self.indices,
                            coefficients.astype(np.float64))
 
     def exclude(self, choice: IntArray) -> None:
         """A no-good cut: the lumpy users may not all take `choice` again."""
+        if self.lost:
+            return
         taken = choice[self.model.users] == self.model.actions
         idle = choice[self.model.users] < 0
         coefficients = np.where(taken, 1.0, np.where(idle, -1.0, 0.0))
@@ -136,7 +142,9 @@ class _Master:
         solver.setOptionValue("time_limit", max(float(seconds), 0.01))
         solver.setOptionValue("mip_rel_gap", 0.0)
         solver.setOptionValue("mip_abs_gap", float(absolute_gap))
-        run_highs(solver, PROOF_THREADS)
+        if self.lost or not run_highs(solver, PROOF_THREADS):
+            self.lost = True  # left behind far past its time limit, still running: no more rounds with it
+            return None, float("inf")
         if solver.getModelStatus() == highspy.HighsModelStatus.kInfeasible:
             return None, float("-inf")
         dual_bound = float(solver.getInfo().mip_dual_bound)
@@ -180,7 +188,7 @@ def decide_apart(problem: AllocationProblem, lumpy: IntArray, prices: FloatArray
     best_value = p.objective_of(best_plan) if best_plan is not None else -np.inf
     lumpy = lumpy[p.eligible[lumpy].any(axis=1)]  # a user with no action to take is nobody's choice
     if lumpy.size == 0:
-        return Decomposed(best_plan, best_value, np.inf, np.asarray(prices, dtype=np.float64), 0, 0)
+        return Decomposed(best_plan, best_value, np.inf, np.asarray(prices, dtype=np.float64), 0, 0, 0)
     eligible = p.eligible.copy()
     eligible[lumpy] = False
     rest = AllocationProblem(p.value, eligible, p.weight, p.rhs, p.sense, p.constraint_names, p.action_names)
@@ -242,5 +250,5 @@ def decide_apart(problem: AllocationProblem, lumpy: IntArray, prices: FloatArray
         else:  # no plan for the rest at this capacity (none at all, or none found): never propose it again
             excluded = max(excluded, planned[key][0])
             master.exclude(choice)
-    return Decomposed(best_plan, best_value, bound, best_prices, passes, rounds)
+    return Decomposed(best_plan, best_value, bound, best_prices, passes, rounds, int(lumpy.size))
 

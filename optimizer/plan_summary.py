@@ -97,6 +97,7 @@ class PlanSummary(BaseModel):
     unknown_terms: int
     prices_note: str = ""  # why there are no prices ("prices not computed: time limit"); "" when there are
     shifts: list[ShiftLine] = []
+    apart: int = 0  # lumpy users decided apart by an exact master MIP (optimizer.lumpy_users)
 
 
 def allocation_frame(model: PlanModel, action: IntArray) -> pl.DataFrame:
@@ -203,6 +204,7 @@ def summarize_plan(model: PlanModel, allocation: Allocation, frame: pl.DataFrame
         unknown_terms=model.unknown_terms,
         prices_note=allocation.prices_note,
         shifts=_shift_lines(model, frame, lines),
+        apart=allocation.apart,
     )
 
 

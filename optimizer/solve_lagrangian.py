@@ -210,6 +210,7 @@ class LagrangianSolver:
         mip_bound = float("inf")  # HiGHS's bound, once it has solved the whole MIP (or the lumpy users' master)
         extra_passes = 0  # passes over the users by the Lagrangian of the users left when lumpy ones are decided
         tried_lumpy = False  # lumpy users are decided apart once a solve
+        decided_apart = 0  # how many, when they were
         why = "HiGHS's MIP over every user proves that no plan of whole contacts satisfies every constraint"
         for iteration in range(1, opts.max_passes + 1):
             if not search.step():
@@ -250,6 +251,7 @@ class LagrangianSolver:
             tried_lumpy |= converged
             if apart is not None:
                 extra_passes += apart.passes
+                decided_apart = apart.users if apart.rounds else 0
                 if apart.plan is not None and apart.value >= best_value:
                     best_plan, best_value, best_prices = apart.plan, apart.value, apart.prices
                 mip_bound = min(mip_bound, apart.bound)
@@ -290,7 +292,8 @@ class LagrangianSolver:
         gap = (bound - best_value) / self._scale(bound)
         status = SolveStatus.OPTIMAL if gap <= 1e-9 else SolveStatus.FEASIBLE
         return Allocation(best_plan, best_value, bound, status, self.name, seconds, best_prices,
-                          problem.usage_of(best_plan), oracle.passes + extra_passes, dual_bound=dual_bound)
+                          problem.usage_of(best_plan), oracle.passes + extra_passes, dual_bound=dual_bound,
+                          apart=decided_apart)
 
     def _improve(self, problem: AllocationProblem, plan: IntArray, value: float, prices: FloatArray, bound: float,
                  at_prices: float, deadline: float) -> tuple[IntArray, float, float]:

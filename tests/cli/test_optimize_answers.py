@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from decide.cli import app
 from decide.example_data import write_cohort
-from decide.optimize_commands import headline_text, print_summary
+from decide.optimize_commands import headline_text, print_headline, print_summary
 from optimizer.plan_summary import Headline, allocation_frame, summarize_plan
 from optimizer.solvers import solve
 from tests.plans import plan_model, write_plan
@@ -94,6 +94,19 @@ def test_an_unknown_bound_and_missing_prices_are_said_not_shown_as_inf_or_zeros(
     assert "(bound unknown, gap unknown)" in text and "inf" not in text
     assert "constraints: use (prices not computed: time limit)" in text
     assert re.search(r"│ total_budget +│ +[\d,.]+ │ +≤ 2,000\.0 │ +[\d.]+% │ +- │", text), text
+
+
+def test_the_headline_says_when_lumpy_users_were_decided_apart(cohort: Path, tmp_path: Path) -> None:
+    model = plan_model(write_plan(tmp_path), cohort)
+    answer = solve(model.problem, "exact-highs", time_limit=60, watchdog=False)
+    for apart, said in ((0, None), (1, "; 1 lumpy user decided apart; "), (3, "; 3 lumpy users decided apart; ")):
+        summary = summarize_plan(model, dataclasses.replace(answer, apart=apart),
+                                 allocation_frame(model, answer.action))
+        assert summary.apart == apart
+        console = Console(record=True, width=200)
+        print_headline(console, summary)
+        text = console.export_text()
+        assert ("decided apart" in text) is (said is not None) and (said is None or said in text), text
 
 
 def test_headline_text() -> None:

@@ -246,9 +246,9 @@ def _start_highs_scheduler(threads: int) -> None:
 
 
 def test_the_polish_runs_on_its_own_threads_whatever_scheduler_highs_has() -> None:
-    # HiGHS runs one branch-and-bound search per thread of its process-wide scheduler, which by default has one
-    # per core: pinned to one core, a shift plan got another plan. The polish asks for MIP_THREADS, and when an
-    # earlier run started the scheduler with another count (which stops such a run), it makes it again.
+    # HiGHS runs one branch-and-bound search per thread of its scheduler, which by default has one per core:
+    # pinned to one core, a shift plan got another plan. The polish asks for MIP_THREADS on a thread of its own
+    # (run_highs), whatever scheduler an earlier run left on this thread.
     problem = shift_problem(0, 1_000)
     near = solve_lagrangian(problem, LagrangianOptions(polish_users=0, gap=1e-9, max_passes=80))
     plans = []

@@ -15,13 +15,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from benchmarks.optimizer_instances import lender_instance, marketing_instance
+from benchmarks.optimizer_instances import marketing_instance
 from optimizer.allocation import Allocation, SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.lumpy_users import MOST_LUMPY, decide_apart, lumpy_users
 from optimizer.problem import AllocationProblem, FloatArray
 from optimizer.solve_exact_highs import HighsExactSolver
 from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver, solve_lagrangian
+from simulations.lender_book import lender_book
 
 
 def test_lumpy_users_are_the_few_large_ones() -> None:
@@ -65,7 +66,7 @@ def test_a_row_with_zero_rhs_is_measured_by_what_every_user_could_take() -> None
 
 
 def test_the_trial_case_reaches_the_proven_optimum() -> None:
-    problem, _ = lender_instance(1_500, 3, 2_000.0, 7)
+    problem, clients = lender_book(1_500, 3, 2_000.0, 7)
     exact = HighsExactSolver(time_limit=120, mip_gap=1e-9).solve(problem)
     assert exact.status is SolveStatus.OPTIMAL
     lines: list[str] = []
@@ -73,6 +74,7 @@ def test_the_trial_case_reaches_the_proven_optimum() -> None:
     # apart from ten cores' worth of users on.
     result = LagrangianSolver(LagrangianOptions(time_limit=120, polish_users=100), lines.append).solve(problem)
     assert any("lumpy users decided apart" in line for line in lines)
+    assert result.apart >= clients.size  # the answer says so too (the plan's headline shows it)
     assert check_feasible(problem, result.action) == []
     assert result.gap <= 1e-4
     tolerance = 1e-7 * abs(exact.objective)
@@ -89,7 +91,7 @@ def test_the_trial_case_reaches_the_proven_optimum() -> None:
 def test_master_bound_and_plan_bracket_the_optimum(seed: int, count: int, at_least: bool) -> None:
     """On small problems with lumpy users and, sometimes, a ≥ row (so the rest must make up what the lumpy users
     leave): bound ≥ optimum ≥ plan, the checker accepts the plan, and the rounds end at the gap."""
-    problem, users = lender_instance(150, count, 25.0, seed)
+    problem, users = lender_book(150, count, 25.0, seed)
     if at_least:
         contacts = np.ones((1, problem.users, problem.actions))
         problem = AllocationProblem(problem.value, problem.eligible, np.concatenate([problem.weight, contacts]),
@@ -128,7 +130,7 @@ def test_no_choice_of_the_lumpy_users_leaving_a_plan_proves_infeasibility() -> N
 
 
 def test_lumpy_users_with_nothing_to_take_leave_no_false_bound() -> None:
-    problem, users = lender_instance(200, 3, 25.0, 0)
+    problem, users = lender_book(200, 3, 25.0, 0)
     eligible = problem.eligible.copy()
     eligible[users] = False
     problem = AllocationProblem(problem.value, eligible, problem.weight, problem.rhs, problem.sense)
