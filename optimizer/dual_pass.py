@@ -14,6 +14,7 @@ sums as well. The scales are taken in the first pass, from data already in cache
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,9 @@ class DualOracle:
         self.floor = 0.0  # Σ_u min(0, min_a v): every feasible plan is worth at least this (set by the first pass)
         self.weight_scale = np.zeros(problem.constraints)
         self.passes = 0
+        # Told (λ, an upper bound on g(λ)) after every pass: each is a cut on g for whoever builds one (the lumpy
+        # users' master takes the rest's passes as cuts).
+        self.listener: Callable[[FloatArray, float], None] | None = None
 
     def _scales(self, start: int, stop: int) -> tuple[float, FloatArray, float]:
         p = self.problem
@@ -104,4 +108,6 @@ class DualOracle:
         self.passes += 1
         subgradient = self.h - self.sign * usage
         dual_value = total + float(prices @ self.h) + self.rounding_allowance(prices)
+        if self.listener is not None:
+            self.listener(np.array(prices, dtype=np.float64), dual_value)
         return PassResult(dual_value, subgradient, action, usage)

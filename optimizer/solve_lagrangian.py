@@ -26,7 +26,7 @@ from optimizer.core_polish import NODE_LIMIT, Polished, free_users, polish, poli
 from optimizer.dual_master import CuttingPlaneModel, MasterFailure
 from optimizer.dual_pass import DualOracle, PassResult
 from optimizer.feasibility import check_feasible
-from optimizer.lumpy_users import Decomposed, decide_apart, lumpy_users
+from optimizer.lumpy_users import Decomposed, PassListener, decide_apart, lumpy_users
 from optimizer.plan_prices import typical_prices
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 from optimizer.repair import fill, repair
@@ -141,8 +141,12 @@ class _DualSearch:
 class LagrangianSolver:
     name = "lagrangian"
 
-    def __init__(self, options: LagrangianOptions | None = None, progress: Progress | None = None) -> None:
+    def __init__(self, options: LagrangianOptions | None = None, progress: Progress | None = None,
+                 on_pass: PassListener | None = None) -> None:
+        """`on_pass` is told (λ, an upper bound on the dual value at λ) after every pass over the whole problem
+        (not over the sample that starts a large one)."""
         self.options = options or LagrangianOptions()
+        self.on_pass = on_pass
         self.runner = ChunkRunner(self.options.threads)
         self.progress: Progress = progress or (lambda _: None)
         self.hashes: tuple[AllocationProblem, npt.NDArray[np.uint64]] | None = None  # twin_hashes, once a solve
@@ -200,6 +204,9 @@ class LagrangianSolver:
             search = _DualSearch(DualOracle(problem, self.runner), scale, np.maximum(np.asarray(start, float), 0.0),
                                  0.25, opts.serious_fraction)
         oracle = search.oracle
+        if self.on_pass is not None:  # the search's first pass came before anyone could listen
+            self.on_pass(search.center.copy(), search.at_center.dual_value)
+            oracle.listener = self.on_pass
         # Any feasible plan is worth at least the oracle's floor; a dual value below it proves that no plan is.
         floor = oracle.floor
         best_plan: IntArray | None = None
@@ -397,10 +404,12 @@ class LagrangianSolver:
             return None
         scale = self._scale(bound)
 
-        def solve_rest(rest: AllocationProblem, start: FloatArray, seconds: float, gap: float) -> Allocation:
+        def solve_rest(rest: AllocationProblem, start: FloatArray, seconds: float, gap: float,
+                       on_pass: PassListener) -> Allocation:
             options = replace(opts, lumpy_share=0.0, time_limit=max(seconds, 0.0), gap=gap / scale,
                               gap_scale=max(opts.gap_scale, scale))
-            return LagrangianSolver(options, lambda line: self.progress("  the rest: " + line)).solve(rest, start)
+            return LagrangianSolver(options, lambda line: self.progress("  the rest: " + line),
+                                    on_pass).solve(rest, start)
 
         until = time.perf_counter() + 0.5 * (deadline - time.perf_counter())
         return decide_apart(problem, lumpy, prices, solve_rest, opts.gap * scale, until, self.progress,

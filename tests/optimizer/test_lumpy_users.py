@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 
 from benchmarks.optimizer_instances import marketing_instance
 from optimizer.allocation import Allocation, SolveStatus
+from optimizer.dual_pass import DualOracle
 from optimizer.feasibility import check_feasible
-from optimizer.lumpy_users import MOST_LUMPY, decide_apart, lumpy_users
+from optimizer.lumpy_users import MOST_LUMPY, PassListener, decide_apart, lumpy_users
 from optimizer.problem import AllocationProblem, FloatArray
 from optimizer.solve_exact_highs import HighsExactSolver
 from optimizer.solve_lagrangian import LagrangianOptions, LagrangianSolver, solve_lagrangian
@@ -100,9 +101,10 @@ def test_master_bound_and_plan_bracket_the_optimum(seed: int, count: int, at_lea
     assume_solved = exact.status is SolveStatus.OPTIMAL
     start = solve_lagrangian(problem, LagrangianOptions(polish_users=0, lumpy_share=0.0, time_limit=30))
 
-    def solve_rest(rest: AllocationProblem, prices: FloatArray, seconds: float, gap: float) -> Allocation:
+    def solve_rest(rest: AllocationProblem, prices: FloatArray, seconds: float, gap: float,
+                   on_pass: PassListener) -> Allocation:
         options = LagrangianOptions(lumpy_share=0.0, time_limit=max(seconds, 0.0), gap=1e-7)
-        return LagrangianSolver(options).solve(rest, prices)
+        return LagrangianSolver(options, on_pass=on_pass).solve(rest, prices)
 
     target = 1e-6 * abs(start.bound)
     apart = decide_apart(problem, users, np.asarray(start.prices), solve_rest, target, time.perf_counter() + 60,
@@ -136,6 +138,23 @@ def test_lumpy_users_with_nothing_to_take_leave_no_false_bound() -> None:
     problem = AllocationProblem(problem.value, eligible, problem.weight, problem.rhs, problem.sense)
     start = solve_lagrangian(problem, LagrangianOptions(polish_users=0, lumpy_share=0.0))
     apart = decide_apart(problem, users, np.asarray(start.prices),
-                         lambda rest, prices, seconds, gap: solve_lagrangian(rest, start=prices), 1.0,
+                         lambda rest, prices, seconds, gap, on_pass: solve_lagrangian(rest, start=prices), 1.0,
                          time.perf_counter() + 30, lambda _: None)
     assert apart.bound == np.inf and apart.rounds == 0
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_pass_is_told_with_a_bound_on_the_dual_value(dtype: type[np.floating]) -> None:
+    # The master takes each pass over the rest as a cut: each value told must bound g(λ) from above (float32
+    # passes carry their rounding allowance), and every pass over the whole problem is told.
+    book, _ = lender_book(3_000, 2, 50.0, 11)
+    problem = AllocationProblem(book.value.astype(dtype), book.eligible, book.weight.astype(dtype), book.rhs,
+                                book.sense)
+    seen: list[tuple[FloatArray, float]] = []
+    answer = LagrangianSolver(LagrangianOptions(lumpy_share=0.0), on_pass=lambda at, value: seen.append(
+        (at, value))).solve(problem)
+    assert len(seen) == answer.iterations
+    oracle = DualOracle(problem)  # exact_value: g(λ) of the same numbers, in float64
+    for at, value in seen:
+        exact = oracle.exact_value(at)
+        assert value >= exact - 1e-9 * abs(exact)
