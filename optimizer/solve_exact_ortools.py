@@ -121,10 +121,12 @@ class ScipSolver:
         message = f"SCIP: {status.name}"
         if status == mbh.SolveStatus.INFEASIBLE:
             return infeasible(problem, self.name, started, message)
+        if status not in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE) or not backend.has_solution():
+            # Stopped before a plan (NOT_SOLVED at a time limit), SCIP's response says 0 for its bound at 30,000
+            # users where the optimum is 340,000: no bound is read from an unsolved response.
+            return no_solution(problem, self.name, started, message, float("inf"))
         bound = float(backend.best_objective_bound()) if backend.has_response() else float("inf")
         bound = bound if np.isfinite(bound) else float("inf")
-        if status not in (mbh.SolveStatus.OPTIMAL, mbh.SolveStatus.FEASIBLE) or not backend.has_solution():
-            return no_solution(problem, self.name, started, message, bound)
         action = plan_from_columns(problem, model.users, model.actions, np.asarray(backend.variable_values()))
         return checked_allocation(problem, action, bound=bound, proven=status == mbh.SolveStatus.OPTIMAL,
                                   gap_tolerance=self.mip_gap, method=self.name, started=started, message=message)

@@ -36,6 +36,18 @@ def test_a_cbc_time_out_is_not_reported_optimal() -> None:
         assert np.isfinite(result.gap)
 
 
+def test_scip_stopped_before_any_plan_claims_no_bound() -> None:
+    """A trial's case: SCIP stopped at its time limit (NOT_SOLVED) answered a bound of 0 where the optimum is
+    far above; a bound must bound every plan, so an unsolved response gives none."""
+    from optimizer.solve_exact_ortools import ScipSolver
+
+    problem = marketing_problem(30_000, seed=4)
+    result = ScipSolver(time_limit=0.05).solve(problem)
+    if result.status is not SolveStatus.NO_SOLUTION:
+        pytest.skip("SCIP found a plan within 0.05 s on this machine: nothing unsolved to observe")
+    assert result.bound == float("inf")
+
+
 @pytest.mark.parametrize(("log", "bound"), [
     pytest.param("Result - Stopped on time limit\n\nObjective value:  47027.73326718\nUpper bound:  47052.390\n",
                  47052.3905, id="result-block"),
