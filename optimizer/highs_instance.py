@@ -48,9 +48,10 @@ def new_highs() -> highspy.Highs:
     return solver
 
 
-def run_highs(solver: highspy.Highs, threads: int) -> bool:
-    """Run `solver` with `threads` threads; False when it overran its time limit and was left behind (then
-    `solver` is still running on its own thread and must not be touched again).
+def run_highs(solver: highspy.Highs, threads: int, patience: float | None = None) -> bool:
+    """Run `solver` with `threads` threads (0: HiGHS's own choice); False when it overran its time limit and was
+    left behind (then `solver` is still running on its own thread and must not be touched again). `patience`:
+    the seconds to wait in all, when the default (the limit and a quarter, at least 2 s more) is too long.
 
     The run has a thread of its own, and HiGHS makes one scheduler per calling thread with the thread count the
     run asks for, so runs asking for different counts need no reset of a shared one (HiGHS's parallel search is
@@ -65,6 +66,7 @@ def run_highs(solver: highspy.Highs, threads: int) -> bool:
 
     worker = threading.Thread(target=run, name="highs-run", daemon=True)
     worker.start()
-    patience = limit + max(OVERRUN_SECONDS, OVERRUN_SHARE * limit) if math.isfinite(limit) and limit < 1e30 else None
+    if patience is None and math.isfinite(limit) and limit < 1e30:
+        patience = limit + max(OVERRUN_SECONDS, OVERRUN_SHARE * limit)
     worker.join(patience)
     return not worker.is_alive()

@@ -8,8 +8,11 @@ import time
 
 import highspy
 import numpy as np
+import pytest
 
+from optimizer.allocation import SolveStatus
 from optimizer.core_polish import MIP_THREADS, PROOF_THREADS
+from optimizer.feasibility import check_feasible
 from optimizer.highs_instance import OVERRUN_SECONDS, new_highs, run_highs
 from optimizer.solve_exact_highs import build_highs_model
 from simulations.lender_book import lender_book
@@ -53,3 +56,38 @@ def test_a_run_within_its_limit_is_the_run_itself() -> None:
     direct = _mip(200, 60.0)
     direct.run()  # on this thread, with whatever scheduler it has: the optimum is the optimum
     assert np.allclose(answers, direct.getInfo().objective_function_value, rtol=1e-9)
+
+
+def test_exact_highs_left_behind_answers_with_the_best_plan_it_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A trial's 3,000-user plan: HiGHS ran past its limit and the watchdog killed it with the plan it had. Here
+    # HiGHS blocks (a callback standing for its own code) once it has a plan, and is left behind.
+    from optimizer import solve_exact_highs
+
+    release = threading.Event()
+    found = threading.Event()
+    real = solve_exact_highs.run_highs
+
+    def stuck_after_a_plan(solver: highspy.Highs, threads: int, patience: float | None = None) -> bool:
+        def plan(_event: object) -> None:
+            found.set()
+
+        def stuck(_event: object) -> None:
+            if found.is_set():
+                release.wait(60.0)
+
+        solver.cbMipImprovingSolution += plan
+        solver.cbMipInterrupt += stuck
+        return real(solver, threads, patience)
+
+    monkeypatch.setattr(solve_exact_highs, "run_highs", stuck_after_a_plan)
+    problem, _ = lender_book(2_000, 2, 50.0, 5)
+    try:
+        answer = solve_exact_highs.HighsExactSolver(time_limit=1.0).solve(problem)
+    finally:
+        release.set()
+    assert "left behind" in answer.message
+    assert answer.status is SolveStatus.FEASIBLE
+    assert check_feasible(problem, answer.action) == []
+    assert answer.objective == pytest.approx(problem.objective_of(answer.action))
+    exact = solve_exact_highs.HighsExactSolver(time_limit=60.0).solve(problem)
+    assert answer.bound >= exact.objective * (1 - 1e-9)
