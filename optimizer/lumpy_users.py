@@ -47,9 +47,9 @@ CROWD_FACTOR = 20.0  # a lumpy user takes at least this many times what a typica
 
 # Told (λ, an upper bound on the dual value at λ) after each pass of a solve.
 PassListener = Callable[[FloatArray, float], None]
-# (the rest with the lumpy users' capacity taken out, warm-start prices, seconds, absolute gap, a listener to
-# every pass over it) → its plan
-RestSolver = Callable[[AllocationProblem, FloatArray, float, float, PassListener], Allocation]
+# (the rest with the lumpy users' capacity taken out, warm-start prices, seconds, absolute gap, a value at which
+# its plan is enough whatever its gap, a listener to every pass over it) → its plan
+RestSolver = Callable[[AllocationProblem, FloatArray, float, float, float, PassListener], Allocation]
 Progress = Callable[[str], None]
 
 
@@ -241,7 +241,10 @@ def decide_apart(problem: AllocationProblem, lumpy: IntArray, prices: FloatArray
         # open (a quarter of the gap asked for once that is smaller, or when the master proposes it again).
         rest_gap = tight if key in planned or not np.isfinite(best_value) else max(tight, 0.05 * (bound - best_value))
         seen: list[tuple[FloatArray, float]] = []
-        answer = solve_rest(sub, start, deadline - time.perf_counter(), rest_gap, _collect(seen))
+        # A rest worth this makes the whole plan meet the gap against the master's bound: no need to go on (a
+        # trial's 300,000-user shift plan spent half of any time limit on a rest it could not close further).
+        enough = bound - target - lumpy_value
+        answer = solve_rest(sub, start, deadline - time.perf_counter(), rest_gap, enough, _collect(seen))
         passes += answer.iterations
         # Every pass over the rest is a cut, for nothing: its dual value at λ bounds g_R(λ) + λ·(h − G·used), so
         # adding λ·G·used gives the cut's right-hand side (the prices the rest ends at are among them). One cut a

@@ -62,6 +62,8 @@ class LagrangianOptions:
     lumpy_share: float = 1e-3  # users whose action alone takes this share of a priced limit (and 20 times a
     # typical user's take) are decided apart by an exact master MIP when the rounded plan misses the gap
     # (optimizer.lumpy_users); 0: never
+    enough: float = math.inf  # stop once the best plan is worth at least this, whatever the gap: for a caller
+    # that needs no better (the lumpy users' rest needs only what makes the whole plan meet its gap)
 
     def __post_init__(self) -> None:
         # Options come from users' own code: a negative gap or a NaN time limit would otherwise run to the pass
@@ -86,6 +88,8 @@ class LagrangianOptions:
         number("polish_share", 0.0, 1.0)
         number("polish_seconds", 0.0)
         number("lumpy_share", 0.0, 1.0)
+        if isinstance(self.enough, bool) or not isinstance(self.enough, int | float) or math.isnan(self.enough):
+            raise ValueError(f"LagrangianOptions: enough must be a number, got {self.enough!r}")
         for name, low in (("max_passes", 1), ("primal_every", 1), ("threads", 0), ("sample_from", 0),
                           ("polish_users", 0), ("lp_round_users", 0), ("fill_rounds", 0)):
             count(name, low)
@@ -245,7 +249,7 @@ class LagrangianSolver:
                 last_gap = (bound - best_value) / magnitude
                 next_attempt = bound - 0.5 * max(last_gap if np.isfinite(last_gap) else 0.0, opts.gap) * magnitude
             gap = (bound - best_value) / self._scale(bound)
-            if gap <= opts.gap or time.perf_counter() - started > opts.time_limit:
+            if gap <= opts.gap or best_value >= opts.enough or time.perf_counter() - started > opts.time_limit:
                 break
             # The dual has converged: what is left is the plan's distance from the bound. Wider cores, by LP
             # rounding and by exact polish, until the gap or the time limit (measured: on the demo's plan at a
@@ -316,7 +320,7 @@ class LagrangianSolver:
         mip_bound = float("inf")
         width = 1
         rounding = True  # LP rounding, until a round of it does not improve the plan
-        while min(mip_bound, bound) - value > target and opts.polish_users > 0:
+        while min(mip_bound, bound) - value > target and value < opts.enough and opts.polish_users > 0:
             lp_users = min(n, max(opts.lp_round_users, 16 * base) * width)
             core = min(n, base * 2 * width)
             left = deadline - time.perf_counter()
@@ -404,10 +408,10 @@ class LagrangianSolver:
             return None
         scale = self._scale(bound)
 
-        def solve_rest(rest: AllocationProblem, start: FloatArray, seconds: float, gap: float,
+        def solve_rest(rest: AllocationProblem, start: FloatArray, seconds: float, gap: float, enough: float,
                        on_pass: PassListener) -> Allocation:
             options = replace(opts, lumpy_share=0.0, time_limit=max(seconds, 0.0), gap=gap / scale,
-                              gap_scale=max(opts.gap_scale, scale))
+                              gap_scale=max(opts.gap_scale, scale), enough=enough)
             return LagrangianSolver(options, lambda line: self.progress("  the rest: " + line),
                                     on_pass).solve(rest, start)
 

@@ -138,7 +138,8 @@ def test_solve_needs_a_problem_and_a_positive_time_limit(problem: AllocationProb
 @pytest.mark.parametrize(("option", "bad"), [("gap", -1.0), ("gap", float("nan")), ("time_limit", -5.0),
                                              ("time_limit", float("inf")), ("serious_fraction", 0.0),
                                              ("polish_share", 2.0), ("max_passes", 0), ("polish_users", 1.5),
-                                             ("fill_rounds", True)])
+                                             ("fill_rounds", True), ("enough", float("nan")),
+                                             ("enough", "1e6")])
 def test_lagrangian_options_refuse_what_would_run_wrong(option: str, bad: object) -> None:
     with pytest.raises(ValueError, match=f"LagrangianOptions: {option} must be"):
         LagrangianOptions(**{option: bad})
