@@ -69,7 +69,22 @@ def solve_plan(model: PlanModel, method: str, time_limit: float, gap: float,
                             "written (a bug in the solver or in decide: please report it): " +
                             "; ".join(v.message for v in violations), render.INTERNAL_ERROR)
     frame = allocation_frame(model, allocation.action)
-    return SolvedPlan(summarize_plan(model, allocation, frame), frame, allocation)
+    summary = summarize_plan(model, allocation, frame)
+    return SolvedPlan(summary.model_copy(update={"notes": answer_notes(allocation, gap, time_limit)}), frame,
+                      allocation)
+
+
+def answer_notes(allocation: Allocation, gap: float, time_limit: float) -> list[str]:
+    """What the headline alone would hide: auto's fallback from an exact method, an exact run left behind past
+    its limit, a Lagrangian gap short of the one asked for."""
+    notes = []
+    first = allocation.message.split(". ")[0]
+    if first.startswith("auto:") or "left behind" in first:
+        notes.append(first)
+    if allocation.method == "lagrangian" and np.isfinite(allocation.gap) and allocation.gap > gap:
+        notes.append(f"the gap asked for ({gap:.4%}) was not reached in the time limit ({time_limit:g} s): the "
+                     f"plan is certified to {allocation.gap:.4%}; more time (--time-limit) may close it")
+    return notes
 
 
 def _no_plan(model: PlanModel, allocation: Allocation, time_limit: float, out_of_time: bool) -> str:
@@ -121,6 +136,8 @@ def print_headline(console: Console, summary: PlanSummary) -> None:
     apart = f"; {render.count(summary.apart, 'lumpy user')} decided apart" if summary.apart else ""
     console.print(f"{summary.plan}: {render.count(summary.users, 'user')}, {summary.method} → {summary.status}; "
                   f"{headline_text(summary.headline)}{apart}; {summary.seconds:.2f} s", markup=False)
+    for note in summary.notes:
+        console.print(f"  note: {note}", markup=False)
 
 
 def _price(price: float | None, share: bool = False) -> str:

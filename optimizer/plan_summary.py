@@ -98,6 +98,8 @@ class PlanSummary(BaseModel):
     prices_note: str = ""  # why there are no prices ("prices not computed: time limit"); "" when there are
     shifts: list[ShiftLine] = []
     apart: int = 0  # lumpy users decided apart by an exact master MIP (optimizer.lumpy_users)
+    notes: list[str] = []  # what the planner should know about how the answer was reached (a fallback, a gap
+    # short of the one asked for)
 
 
 def allocation_frame(model: PlanModel, action: IntArray) -> pl.DataFrame:

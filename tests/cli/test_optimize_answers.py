@@ -16,7 +16,8 @@ from typer.testing import CliRunner
 
 from decide.cli import app
 from decide.example_data import write_cohort
-from decide.optimize_commands import headline_text, print_headline, print_summary
+from decide.optimize_commands import answer_notes, headline_text, print_headline, print_summary
+from optimizer.allocation import Allocation, SolveStatus
 from optimizer.plan_summary import Headline, allocation_frame, summarize_plan
 from optimizer.solvers import solve
 from tests.plans import plan_model, write_plan
@@ -238,3 +239,20 @@ def test_three_constraints_that_conflict_only_together_are_named(runner: CliRunn
            "conflicts: total_budget (at most 500 spend, plan.yaml:62:5), prime_telesales (at least 40 contacts of " \
            "telesales where tier == 'prime', plan.yaml:91:5), voicebot_minimum (at least 300 contacts of voicebot, " \
            "plan.yaml:97:5): even a plan with fractional contacts misses total_budget by 40 spend" in text, text
+
+
+def test_notes_say_what_the_headline_would_hide() -> None:
+    """A trial: auto spent 225 s in exact-highs before the Lagrangian answered, and the headline said 75 s and
+    "lagrangian"; a 30,000-user plan stopped at its time limit short of the gap asked for, and said "feasible"."""
+    base = Allocation(np.zeros(3, dtype=np.int64), 100.0, 100.02, SolveStatus.FEASIBLE, "lagrangian", 120.0)
+    assert answer_notes(base, 1e-4, 120.0) == [
+        "the gap asked for (0.0100%) was not reached in the time limit (120 s): the plan is certified to 0.0200%; "
+        "more time (--time-limit) may close it"]
+    assert answer_notes(dataclasses.replace(base, bound=100.005), 1e-4, 120.0) == []
+    fallback = dataclasses.replace(base, bound=100.005, message="auto: exact-highs gave no plan in 225 s (stopped "
+                                   "by the watchdog); answered by lagrangian. ")
+    assert answer_notes(fallback, 1e-4, 300.0) == [
+        "auto: exact-highs gave no plan in 225 s (stopped by the watchdog); answered by lagrangian"]
+    behind = dataclasses.replace(base, method="exact-highs", message="HiGHS ran past its time limit and was left "
+                                 "behind; its best plan")
+    assert answer_notes(behind, 1e-4, 60.0) == ["HiGHS ran past its time limit and was left behind; its best plan"]
