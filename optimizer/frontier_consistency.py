@@ -55,8 +55,13 @@ class Worth:
         top = problem.objective_of_rows(self.numerator, action)
         if self.denominator is not None and np.isfinite(bound):
             bound = bound * problem.objective_of_rows(self.denominator, action)
-        status = SolveStatus.FEASIBLE if allocation.status in _NO_PLAN else allocation.status
-        return dataclasses.replace(allocation, action=action, objective=top, bound=max(bound, top), status=status)
+        if allocation.status not in _NO_PLAN:
+            return dataclasses.replace(allocation, action=action, objective=top, bound=max(bound, top))
+        # The solver stopped without a plan here, so it priced nothing (a trial's frontier showed its zeros as
+        # "0": a slack limit); the plan is another point's.
+        note = allocation.prices_note or "no prices: the solver found no plan at this limit"
+        return dataclasses.replace(allocation, action=action, objective=top, bound=max(bound, top),
+                                   status=SolveStatus.FEASIBLE, prices_note=note)
 
 
 def consistent(limits: Sequence[float], answers: Sequence[Allocation], at: Callable[[float], AllocationProblem],

@@ -3,6 +3,7 @@ rise as the limit loosens: whatever gaps the points were solved to."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -10,9 +11,12 @@ import numpy as np
 import pytest
 
 from decide.example_data import write_cohort
+from optimizer.allocation import Allocation, SolveStatus
 from optimizer.feasibility import check_feasible
 from optimizer.frontier import Sweep
+from optimizer.frontier_consistency import Worth, consistent
 from optimizer.plan_solve import plan_frontier, share_row
+from optimizer.problem import AllocationProblem
 from tests.plans import plan_model, write_plan
 
 
@@ -63,3 +67,18 @@ def test_a_candidate_plan_is_shown_where_it_is_better(cohort: Path, tmp_path: Pa
     loose = plan_frontier(model, k, np.asarray([limit]), "lagrangian", 60.0, gap=5e-2,
                           candidates=[exact.action])[0].allocation
     assert loose.objective >= exact.objective - 1e-9 * abs(exact.objective)
+
+
+def test_a_point_without_its_own_plan_shows_no_prices() -> None:
+    # A trial: exact-scip found no plan at the looser of two limits; the point took the tighter point's plan and
+    # showed the solver's zeros as a price of 0 (a slack limit). It has no prices of its own.
+    problem = AllocationProblem.from_arrays(np.array([[3.0], [2.0]]), None, np.ones((1, 2, 1)), [1.0], [-1])
+    solved = Allocation(np.array([0, -1]), 3.0, 3.0, SolveStatus.OPTIMAL, "exact-scip", 0.1, np.array([2.0]))
+    unsolved = Allocation(np.full(2, -1), float("-inf"), float("inf"), SolveStatus.NO_SOLUTION, "exact-scip", 5.0,
+                          np.zeros(1))
+    out = consistent([1.0, 2.0], [solved, unsolved],
+                     lambda limit: dataclasses.replace(problem, rhs=np.array([limit])), True,
+                     Worth(problem.value))
+    assert out[1].status is SolveStatus.FEASIBLE and out[1].objective == 3.0
+    assert not out[1].has_prices
+    assert out[0].has_prices
