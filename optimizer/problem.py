@@ -81,6 +81,10 @@ class AllocationProblem:
             raise ProblemShapeError(f"{len(self.constraint_names)} constraint names for K = {k} constraints")
         if self.action_names and len(self.action_names) != a:
             raise ProblemShapeError(f"{len(self.action_names)} action names for A = {a} actions")
+        for kind, names in (("constraint", self.constraint_names), ("action", self.action_names)):
+            twice = sorted({name for name in names if names.count(name) > 1})
+            if twice:  # prices, summaries and exports are by name: two of one name would be read as one
+                raise ProblemShapeError(f"{kind} names must differ: {', '.join(map(repr, twice))} given twice")
         if not self.constraint_names:
             object.__setattr__(self, "constraint_names", tuple(f"c{i}" for i in range(k)))
         if not self.action_names:
@@ -184,6 +188,8 @@ def _bools(name: str, given: object) -> BoolArray:
         array = np.asarray(given)
         if array.dtype != np.bool_ and array.dtype.kind not in "iu":
             raise TypeError(f"dtype {array.dtype}")
+        if array.dtype != np.bool_ and not np.isin(array, (0, 1)).all():  # a 2 is a mistake, not "true"
+            raise ValueError("integers other than 0 and 1")
         return np.ascontiguousarray(array, dtype=bool)
     except (TypeError, ValueError) as err:
         raise ProblemShapeError(f"{name} must be an array of true/false, got {_described(given)} ({err})") from None

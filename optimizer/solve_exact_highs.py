@@ -18,6 +18,8 @@ from optimizer.exact_answer import checked_allocation, infeasible, no_solution, 
 from optimizer.highs_instance import new_highs, run_highs
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 
+HIGHS_INFINITY = 1e20  # HiGHS's infinite_cost and infinite_bound: a coefficient this large is read as infinite
+
 
 @dataclass(frozen=True, slots=True)
 class HighsModel:
@@ -118,6 +120,11 @@ class HighsExactSolver:
         started = time.perf_counter()
         if not problem.eligible.any():  # HiGHS calls a model without columns "empty": doing nothing is the plan
             return nothing_to_choose(problem, self.name, started)
+        largest = max(float(np.abs(problem.value).max(initial=0.0)), float(np.abs(problem.weight).max(initial=0.0)))
+        if largest >= HIGHS_INFINITY:
+            return no_solution(problem, self.name, started, f"a value or weight of {largest:.3g}: HiGHS takes "
+                               f"{HIGHS_INFINITY:.0e} and above as infinite (rescale the units, or use the "
+                               f"lagrangian method)", float("inf"))
         model = build_highs_model(problem, integer=True)
         solver = _solver(self.time_limit, self.mip_gap)
         solver.passModel(model.lp)

@@ -65,6 +65,9 @@ def test_constructor_accepts_lists_where_the_meaning_is_obvious() -> None:
         pytest.param("value", [[1.0, 2.0], [3.0]], "value must be an array of numbers", id="ragged-value"),
         pytest.param("value", np.ones((N, A), dtype=bool), "value must be an array of numbers", id="bool-value"),
         pytest.param("eligible", np.full((N, A), 0.5), "eligible must be an array of true/false", id="float-mask"),
+        pytest.param("eligible", np.full((N, A), 2), "integers other than 0 and 1", id="eligible-2"),
+        pytest.param("constraint_names", ("budget", "budget"), "constraint names must differ: 'budget' given twice",
+                     id="same-name-twice"),
         pytest.param("rhs", [np.inf, 5.0], "rhs must be finite; it is NaN or infinite for c0", id="inf-rhs"),
         pytest.param("rhs", [4.0], "rhs has shape (1,), expected (K,) = (2,)", id="rhs-length"),
     ],
@@ -166,3 +169,11 @@ def test_the_gap_is_relative_to_at_least_one_unit() -> None:
     large = dataclasses.replace(answer, objective=38_684_914.2, bound=38_684_917.5)
     assert large.gap == pytest.approx(8.53e-8, rel=1e-2)
     assert dataclasses.replace(answer, bound=float("inf")).gap == float("inf")
+
+
+def test_exact_highs_says_why_it_cannot_take_huge_numbers() -> None:
+    given = arrays()
+    given["value"] = np.asarray(given["value"]) * 1e300  # a trial's case: "no solution", and no reason given
+    answer = solve(AllocationProblem.from_arrays(**given), "exact-highs", 5.0, watchdog=False)
+    assert answer.status is SolveStatus.NO_SOLUTION
+    assert "HiGHS takes 1e+20 and above as infinite" in answer.message
