@@ -29,7 +29,15 @@ from optimizer.plan_conflicts import explain_plan
 from optimizer.plan_file import Objective
 from optimizer.plan_policy import PricesUnavailable, price_file
 from optimizer.plan_solve import QUICK_SECONDS, plan_frontier, share_row, solve_objective, warm_solver
-from optimizer.plan_summary import Headline, PlanSummary, allocation_frame, headline, limit_prices, summarize_plan
+from optimizer.plan_summary import (
+    ConstraintLine,
+    Headline,
+    PlanSummary,
+    allocation_frame,
+    headline,
+    limit_prices,
+    summarize_plan,
+)
 from optimizer.solve_lagrangian import Progress
 from optimizer.solvers import AUTO
 
@@ -158,16 +166,7 @@ def print_summary(console: Console, summary: PlanSummary) -> None:
     worth = "ROI" if summary.headline.objective == "roi" else "value"
     title = (f"constraints: use and price (marginal {worth} of one more unit)" if not summary.prices_note
              else f"constraints: use ({summary.prices_note})")
-    limits = Table(title=title, title_justify="left")
-    for column in ("constraint", "used", "limit", "use", "price"):
-        limits.add_column(column, justify="left" if column == "constraint" else "right")
-    for c in summary.constraints:
-        if c.share:
-            limits.add_row(c.name, f"{c.used:.1%} share", f"{c.sense} {c.limit:.1%}", "-", _price(c.price, share=True))
-            continue
-        use = f"{c.used / c.limit:.1%}" if c.limit else "-"
-        limits.add_row(c.name, f"{c.used:,.1f}", f"{c.sense} {c.limit:,.1f}", use, _price(c.price))
-    console.print(limits)
+    console.print(limits_table(summary.constraints, title))
     if summary.shifts:
         console.print(shift_table(summary))
     if summary.unknown_terms:
@@ -179,6 +178,20 @@ def print_summary(console: Console, summary: PlanSummary) -> None:
         console.print(f"note: the plan sets no minimum, so the best ROI is that of the few best users ({contacts:,} "
                       "contacts); add a min on spend, contacts or expected loans to ask for the best ROI at a "
                       "scale", markup=False)
+
+
+def limits_table(constraints: list[ConstraintLine], title: str) -> Table:
+    """Each constraint's use against its limit, and its price."""
+    limits = Table(title=title, title_justify="left")
+    for column in ("constraint", "used", "limit", "use", "price"):
+        limits.add_column(column, justify="left" if column == "constraint" else "right")
+    for c in constraints:
+        if c.share:
+            limits.add_row(c.name, f"{c.used:.1%} share", f"{c.sense} {c.limit:.1%}", "-", _price(c.price, share=True))
+            continue
+        use = f"{c.used / c.limit:.1%}" if c.limit else "-"
+        limits.add_row(c.name, f"{c.used:,.1f}", f"{c.sense} {c.limit:,.1f}", use, _price(c.price))
+    return limits
 
 
 def shift_table(summary: PlanSummary) -> Table:
