@@ -38,8 +38,8 @@ def test_a_run_that_does_not_look_at_the_clock_is_left_behind_at_its_limit() -> 
     started = time.perf_counter()
     try:
         assert run_highs(solver, MIP_THREADS) is False
-        waited = time.perf_counter() - started
-        assert 0.5 + OVERRUN_SECONDS - 0.1 <= waited < 0.5 + OVERRUN_SECONDS + 5.0
+        # It waited past the limit, and left long before the stuck run could have finished (60 s).
+        assert 0.5 + OVERRUN_SECONDS - 0.1 <= time.perf_counter() - started < 30.0
     finally:
         release.set()  # let the run left behind finish, so it does not outlive the test by a minute
 
