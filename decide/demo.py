@@ -12,6 +12,7 @@ from rich.table import Table
 from decide import render
 from decide.example_data import write_cohort
 from decide.optimize_commands import (
+    apart_text,
     frontier_table,
     plan_model,
     print_headline,
@@ -143,11 +144,10 @@ def lender_book_step(console: Console, seed: int) -> None:
     allocation = solve_lagrangian(problem, LagrangianOptions(time_limit=120.0))
     if check_feasible(problem, allocation.action):  # the solver checks its plans; the demo shows it does
         raise RuntimeError("the lender's book plan failed the feasibility check")
-    apart = f"; {render.count(allocation.apart, 'lumpy user')} decided apart" if allocation.apart else ""
     console.print(f"lender_book({users:,}, clients={clients}, factor={factor:,.0f}, seed={seed}): "
                   f"{problem.actions} actions, {problem.constraints} limits; {allocation.status.value}, profit "
-                  f"{allocation.objective:,.0f} (bound {allocation.bound:,.0f}, gap {allocation.gap:.4%}){apart}; "
-                  f"{allocation.seconds:.2f} s", markup=False)
+                  f"{allocation.objective:,.0f} (bound {allocation.bound:,.0f}, gap {allocation.gap:.4%})"
+                  f"{apart_text(allocation.apart)}; {allocation.seconds:.2f} s", markup=False)
     table = Table(title="the business clients: the action each was given, and its share of each limit",
                   title_justify="left")
     for column in ("user", "action", "profit", *(name.replace("_", " ") for name in problem.constraint_names)):

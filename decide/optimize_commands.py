@@ -38,6 +38,7 @@ from optimizer.plan_summary import (
     limit_prices,
     summarize_plan,
 )
+from optimizer.solve_exact_highs import LEFT_BEHIND
 from optimizer.solve_lagrangian import Progress
 from optimizer.solvers import AUTO
 
@@ -87,7 +88,7 @@ def answer_notes(allocation: Allocation, gap: float, time_limit: float) -> list[
     its limit, a Lagrangian gap short of the one asked for."""
     notes = []
     first = allocation.message.split(". ")[0]
-    if first.startswith("auto:") or "left behind" in first:
+    if first.startswith("auto:") or first.startswith(LEFT_BEHIND):
         notes.append(first)
     if allocation.method == "lagrangian" and np.isfinite(allocation.gap) and allocation.gap > gap:
         notes.append(f"the gap asked for ({gap:.4%}) was not reached in the time limit ({time_limit:g} s): the "
@@ -140,10 +141,15 @@ def headline_text(head: Headline) -> str:
             f"({certificate}); {', '.join(others.values())}")
 
 
+def apart_text(users: int) -> str:
+    """"; 4 lumpy users decided apart" for a headline, "" when none were."""
+    return f"; {render.count(users, 'lumpy user')} decided apart" if users else ""
+
+
 def print_headline(console: Console, summary: PlanSummary) -> None:
-    apart = f"; {render.count(summary.apart, 'lumpy user')} decided apart" if summary.apart else ""
     console.print(f"{summary.plan}: {render.count(summary.users, 'user')}, {summary.method} → {summary.status}; "
-                  f"{headline_text(summary.headline)}{apart}; {summary.seconds:.2f} s", markup=False)
+                  f"{headline_text(summary.headline)}{apart_text(summary.apart)}; {summary.seconds:.2f} s",
+                  markup=False)
     for note in summary.notes:
         console.print(f"  note: {note}", markup=False)
 

@@ -66,7 +66,7 @@ def run_highs(solver: highspy.Highs, threads: int, patience: float | None = None
 
     worker = threading.Thread(target=run, name="highs-run", daemon=True)
     worker.start()
-    if patience is None and math.isfinite(limit) and limit < 1e30:
+    if patience is None and math.isfinite(limit):
         patience = limit + max(OVERRUN_SECONDS, OVERRUN_SHARE * limit)
     worker.join(patience)
     return not worker.is_alive()

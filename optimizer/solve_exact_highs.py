@@ -19,6 +19,7 @@ from optimizer.highs_instance import new_highs, run_highs
 from optimizer.problem import AllocationProblem, FloatArray, IntArray
 
 HIGHS_INFINITY = 1e20  # HiGHS's infinite_cost and infinite_bound: a coefficient this large is read as infinite
+LEFT_BEHIND = "HiGHS ran past its time limit and was left behind"  # the message of such an answer begins so
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,14 +100,13 @@ class _Incumbent:
 
     def answer(self, problem: AllocationProblem, model: HighsModel, mip_gap: float, name: str,
                started: float) -> Allocation:
-        message = "HiGHS ran past its time limit and was left behind"
         with self.lock:
             values, bound = self.values, self.bound
         if values is None:
-            return no_solution(problem, name, started, message + " before it reported a plan", bound)
+            return no_solution(problem, name, started, LEFT_BEHIND + " before it reported a plan", bound)
         action = plan_from_columns(problem, model.users, model.actions, values)
         return checked_allocation(problem, action, bound=bound, proven=False, gap_tolerance=mip_gap, method=name,
-                                  started=started, message=message + "; its best plan")
+                                  started=started, message=LEFT_BEHIND + "; its best plan")
 
 
 class HighsExactSolver:
